@@ -1,0 +1,80 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using QueryStatus.Api.Errors;
+
+namespace QueryStatus.Api.Auth;
+
+public static class AuthExtensions
+{
+    public static IServiceCollection AddQueryStatusAuth(this IServiceCollection services)
+    {
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<ApiKeyRegistry>();
+
+        services.AddAuthentication(AuthSchemeSelector.PolicyScheme)
+            .AddPolicyScheme(AuthSchemeSelector.PolicyScheme, "API key or JWT",
+                o => o.ForwardDefaultSelector = AuthSchemeSelector.Select)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            // Issuer, audiences, signing keys or Authority come from Authentication:Schemes:Bearer, bound by
+            // the framework before this delegate runs (what `dotnet user-jwts` writes): nothing here may
+            // replace TokenValidationParameters.
+            .AddJwtBearer(o =>
+            {
+                o.MapInboundClaims = false;
+                o.Events = new JwtBearerEvents
+                {
+                    OnChallenge = context =>
+                    {
+                        ErrorDetail.Set(context.HttpContext, DescribeJwtFailure(context.AuthenticateFailure));
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+
+        services.AddAuthorizationBuilder()
+            .SetDefaultPolicy(new AuthorizationPolicyBuilder()
+                .RequireAuthenticatedUser()
+                .RequireClaim(QueryStatusClaims.LicenseId)
+                .RequireAssertion(c => !c.User.HasClaim(QueryStatusClaims.KeyDisabled, "true"))
+                .Build());
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, DescribingAuthorizationResultHandler>();
+        return services;
+    }
+
+    private static string DescribeJwtFailure(Exception? failure) => failure switch
+    {
+        null => "The bearer token was not accepted.",
+        SecurityTokenExpiredException => "The token has expired.",
+        SecurityTokenNotYetValidException => "The token is not valid yet.",
+        SecurityTokenInvalidSignatureException or SecurityTokenSignatureKeyNotFoundException =>
+            "The token's signature is not valid.",
+        SecurityTokenInvalidIssuerException => "The token's issuer is not accepted.",
+        SecurityTokenInvalidAudienceException => "The token's audience is not accepted.",
+        SecurityTokenMalformedException => "The token is malformed.",
+        _ => "The token is not valid.",
+    };
+}
+
+/// <summary>Says why a request was forbidden before the framework's forbid sets the 403.</summary>
+public sealed class DescribingAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        if (authorizeResult.Forbidden)
+        {
+            var user = context.User;
+            ErrorDetail.Set(context,
+                user.HasClaim(QueryStatusClaims.KeyDisabled, "true") ? "This API key is disabled."
+                : !user.HasClaim(c => c.Type == QueryStatusClaims.LicenseId) ? "The credential is not bound to a license: a JWT needs a license_id claim."
+                : "This credential may not perform this request.");
+        }
+        return _default.HandleAsync(next, context, policy, authorizeResult);
+    }
+}

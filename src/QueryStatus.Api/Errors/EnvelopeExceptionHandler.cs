@@ -1,0 +1,49 @@
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace QueryStatus.Api.Errors;
+
+/// <summary>
+/// The single place exceptions become responses. Client errors (<see cref="ApiException"/>, the
+/// framework's <see cref="BadHttpRequestException"/>) keep their status; anything else is a 500 whose
+/// body never carries the exception's text.
+/// </summary>
+public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        switch (exception)
+        {
+            case ApiException api:
+                await ErrorEnvelope.WriteAsync(context, api.StatusCode, api.Description, api.Code, api.ClientMessage);
+                return true;
+            case BadHttpRequestException bad:
+                // Framework binding failures name the parameter and what was wrong with it, never a value
+                // of ours; still, only their status and message travel, not the exception itself.
+                await ErrorEnvelope.WriteAsync(context, bad.StatusCode, BindingDescription(bad));
+                return true;
+            case Store.StoreUnavailableException unavailable:
+                LogStoreUnavailable(logger, unavailable);
+                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
+                    "The schedule store cannot be reached. Retry later.");
+                return true;
+            default:
+                // .NET 10 no longer logs exceptions that a handler took care of; a 500 must leave a trace.
+                LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
+                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status500InternalServerError);
+                return true;
+        }
+    }
+
+    private static string BindingDescription(BadHttpRequestException exception) => exception.StatusCode switch
+    {
+        StatusCodes.Status413PayloadTooLarge => "The request body is larger than this endpoint accepts.",
+        StatusCodes.Status415UnsupportedMediaType => "Send the request body as application/json.",
+        _ => exception.Message,
+    };
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception while serving {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule store unavailable")]
+    private static partial void LogStoreUnavailable(ILogger logger, Exception exception);
+}

@@ -1,0 +1,42 @@
+using System.Text.Json;
+
+namespace QueryStatus.Api.Errors;
+
+/// <summary>
+/// The one writer of the error envelope
+/// <c>{"meta":{"request_id"},"error":{"code","message","description"}}</c>. Every failure path
+/// (exception handler, status code pages, auth challenge/forbid, rate limiter, validation, binding)
+/// ends here so clients can branch on <c>error.code</c> whatever produced the failure.
+/// </summary>
+public static class ErrorEnvelope
+{
+    public const string ContentType = "application/json";
+
+    public static async Task WriteAsync(
+        HttpContext context, int status, string? description = null, string? code = null, string? message = null)
+    {
+        var (defaultCode, defaultMessage) = ErrorCodes.ForStatus(status);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = ContentType;
+        context.Response.ContentLength = null;
+
+        var body = context.Response.BodyWriter;
+        using (var json = new Utf8JsonWriter(body))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("meta");
+            json.WriteString("request_id", context.TraceIdentifier);
+            json.WriteEndObject();
+            json.WriteStartObject("error");
+            json.WriteString("code", code ?? defaultCode);
+            json.WriteString("message", message ?? defaultMessage);
+            if (description is not null)
+            {
+                json.WriteString("description", description);
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        await body.FlushAsync(context.RequestAborted);
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Options;
+using QueryStatus.Api.Store;
+
+namespace QueryStatus.Api.Observability;
+
+public static class StartupExtensions
+{
+    /// <summary>
+    /// Runs the app; a configuration or seed-file problem stops it with a one-paragraph message and exit
+    /// code 1 instead of a stack trace, so whoever deploys it sees what to fix.
+    /// </summary>
+    public static async Task RunOrReportAsync(this WebApplication app)
+    {
+        try
+        {
+            await app.RunAsync();
+        }
+        catch (Exception e) when (e is OptionsValidationException or SeedFileException)
+        {
+            var message = e is OptionsValidationException options ? string.Join(Environment.NewLine, options.Failures) : e.Message;
+            await Console.Error.WriteLineAsync($"QueryStatus cannot start: invalid configuration.{Environment.NewLine}{message}");
+            Environment.ExitCode = 1;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.OpenApi;
+
+namespace QueryStatus.Api.OpenApi;
+
+public static class OpenApiExtensions
+{
+    public const string BearerScheme = "Bearer";
+    public const string ApiKeyScheme = "ApiKey";
+
+    public static IServiceCollection AddQueryStatusOpenApi(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v2", new OpenApiInfo
+            {
+                Title = "QueryStatus — Enterprise API v2 query status",
+                Version = "v2",
+                Description = "Status, progress and paged results of asynchronous queries. Wire-compatible with the " +
+                              "Supermetrics Enterprise API v2 status endpoint. Every error answers with the envelope " +
+                              "{meta:{request_id}, error:{code, message, description}}.",
+            });
+            o.AddSecurityDefinition(BearerScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "A JWT with a license_id claim, or an API key: Authorization: Bearer <token>.",
+            });
+            o.AddSecurityDefinition(ApiKeyScheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Query,
+                Name = "api_key",
+                Description = "API key when not using an authorization header.",
+            });
+            // One requirement per scheme: either one authenticates.
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, doc)] = [] });
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, doc)] = [] });
+            o.OperationFilter<StatusOperationFilter>();
+        });
+        return services;
+    }
+
+    public static IApplicationBuilder UseQueryStatusOpenApi(this IApplicationBuilder app)
+    {
+        app.UseSwagger();
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/swagger/v2/swagger.json", "QueryStatus v2");
+            o.DocumentTitle = "QueryStatus API";
+        });
+        return app;
+    }
+}

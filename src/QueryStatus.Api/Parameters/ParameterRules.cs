@@ -1,0 +1,33 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace QueryStatus.Api.Parameters;
+
+/// <summary>The lexical rules of the API's identifiers, shared by every validator that checks them.</summary>
+public static partial class ParameterRules
+{
+    public const int ScheduleIdMaxLength = 50;
+    public const int ApiKeyMaxLength = 255;
+    public const long OffsetMax = 1_000_000;
+
+    public const string ScheduleIdRule = "1–50 characters of A-Z a-z 0-9 _ -";
+    public const string ApiKeyRule = "1–255 characters of A-Z a-z 0-9 _ -";
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,50}$", RegexOptions.CultureInvariant)]
+    public static partial Regex ScheduleId();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,255}$", RegexOptions.CultureInvariant)]
+    public static partial Regex ApiKey();
+
+    /// <summary>A plain decimal integer: optional minus sign and digits, nothing else (no "1e3", "+5", " 5", "5.0").</summary>
+    public static bool TryParseInteger(string? text, out long value)
+    {
+        value = 0;
+        return text is { Length: > 0 and <= 20 }
+            && (char.IsAsciiDigit(text[0]) || (text[0] == '-' && text.Length > 1))
+            && text.AsSpan(1).ContainsOnlyAsciiDigits()
+            && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+    }
+
+    private static bool ContainsOnlyAsciiDigits(this ReadOnlySpan<char> span) => !span.ContainsAnyExceptInRange('0', '9');
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using QueryStatus.Api.Errors;
+
+namespace QueryStatus.Api.Parameters;
+
+/// <summary>
+/// The request's parameters, given either as plain query parameters or inside one URL-encoded JSON
+/// object in <c>json</c> (as the original API accepts), merged into one view. Parsed once per request
+/// and shared by authentication (which needs <c>api_key</c>) and the endpoint.
+/// </summary>
+public sealed class RequestParameters
+{
+    public const string JsonParameter = "json";
+
+    private readonly Dictionary<string, string> _values;
+
+    private RequestParameters(Dictionary<string, string> values) => _values = values;
+
+    /// <summary>The parameter's value as text, or null when absent (a JSON <c>null</c> counts as absent).</summary>
+    public string? this[string name] => _values.GetValueOrDefault(name);
+
+    /// <summary>
+    /// Parses and caches the parameters of <paramref name="context"/>; throws a 400
+    /// <see cref="ApiException"/> naming the parameter and the rule when they cannot be read.
+    /// </summary>
+    public static RequestParameters For(HttpContext context, IReadOnlyCollection<string> names)
+    {
+        if (context.Features.Get<RequestParameters>() is { } cached)
+        {
+            return cached;
+        }
+        var parsed = Parse(context.Request.Query, names);
+        context.Features.Set(parsed);
+        return parsed;
+    }
+
+    private static RequestParameters Parse(IQueryCollection query, IReadOnlyCollection<string> names)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (query.TryGetValue(name, out var plain))
+            {
+                if (plain.Count > 1)
+                {
+                    throw ApiException.BadRequest($"{name}: given more than once; give it once.");
+                }
+                values[name] = plain.ToString();
+            }
+        }
+
+        if (!query.TryGetValue(JsonParameter, out var jsonValues))
+        {
+            return new RequestParameters(values);
+        }
+        if (jsonValues.Count > 1)
+        {
+            throw ApiException.BadRequest("json: given more than once; give one JSON object.");
+        }
+
+        foreach (var (name, value) in ReadJsonObject(jsonValues.ToString(), names))
+        {
+            if (values.TryGetValue(name, out var plain) && !SameValue(plain, value))
+            {
+                throw ApiException.BadRequest(
+                    $"{name}: given both in json and as a plain parameter with different values; give it once.");
+            }
+            values[name] = value;
+        }
+        return new RequestParameters(values);
+    }
+
+    private static List<(string Name, string Value)> ReadJsonObject(string text, IReadOnlyCollection<string> names)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            // The parser's own message can quote the input; only its position is passed on.
+            throw ApiException.BadRequest(
+                $"json: not valid JSON (at byte {e.BytePositionInLine ?? 0}); send one URL-encoded JSON object.");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw ApiException.BadRequest(
+                    $"json: must be a JSON object like {{\"schedule_id\":\"...\"}}, not a {Describe(document.RootElement.ValueKind)}.");
+            }
+
+            var found = new List<(string, string)>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (!names.Contains(property.Name))
+                {
+                    continue; // Unknown fields are ignored, as the original API's clients send extra ones.
+                }
+                if (!seen.Add(property.Name))
+                {
+                    throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
+                }
+                var value = property.Value;
+                switch (value.ValueKind)
+                {
+                    case JsonValueKind.Null:
+                        break;
+                    case JsonValueKind.String:
+                        found.Add((property.Name, value.GetString()!));
+                        break;
+                    case JsonValueKind.Number:
+                    case JsonValueKind.True:
+                    case JsonValueKind.False:
+                        found.Add((property.Name, value.GetRawText()));
+                        break;
+                    default:
+                        throw ApiException.BadRequest(
+                            $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
+                }
+            }
+            return found;
+        }
+    }
+
+    private static bool SameValue(string plain, string fromJson) =>
+        string.Equals(plain, fromJson, StringComparison.Ordinal)
+        || (long.TryParse(plain, out var a) && long.TryParse(fromJson, out var b) && a == b);
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "array",
+        JsonValueKind.Object => "object",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        _ => "null",
+    };
+}

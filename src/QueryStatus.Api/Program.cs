@@ -1,0 +1,51 @@
+using QueryStatus.Api.Auth;
+using QueryStatus.Api.Errors;
+using QueryStatus.Api.Health;
+using QueryStatus.Api.Observability;
+using QueryStatus.Api.OpenApi;
+using QueryStatus.Api.RateLimiting;
+using QueryStatus.Api.Status;
+using QueryStatus.Api.Store;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Structured logs from appsettings; one line per request, never with the query string (it can hold api_key).
+builder.AddQueryStatusLogging();
+
+// Every failure answers with the one error envelope, whoever detects it.
+builder.Services.AddErrorEnvelope();
+
+// API keys (hashed, from configuration) or JWTs (JwtBearer, configured from Authentication:Schemes:Bearer).
+builder.Services.AddQueryStatusAuth();
+
+// Fixed-window limits per license, from configuration.
+builder.Services.AddLicenseRateLimiting();
+
+// The in-memory schedule store, seeded from Store:SeedFile, swept of expired results.
+builder.Services.AddScheduleStore();
+
+builder.Services.AddStatusApi();
+builder.Services.AddQueryStatusHealth();
+builder.Services.AddQueryStatusCors();
+builder.Services.AddQueryStatusOpenApi();
+
+var app = builder.Build();
+
+// Request id and logging first, so every response and log line (errors included) carries the id.
+app.UseQueryStatusRequestLogging();
+app.UseErrorEnvelope();
+
+// Preflights are answered before routing or auth: browsers send them without credentials.
+app.UseCors();
+app.UseRouting();
+
+app.UseAuthentication();
+// After authentication, so requests are counted against the caller's license.
+app.UseLicenseRateLimiting();
+app.UseAuthorization();
+
+app.UseQueryStatusOpenApi();
+app.MapQueryStatusHealth();
+app.MapStatusApi();
+
+await app.RunOrReportAsync();

@@ -1,0 +1,66 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using QueryStatus.Api.Auth;
+using QueryStatus.Api.Errors;
+using QueryStatus.Api.Store;
+
+namespace QueryStatus.Api.Status;
+
+public static class StatusApi
+{
+    public const string StatusPath = "/enterprise/v2/query/status";
+
+    public static IServiceCollection AddStatusApi(this IServiceCollection services)
+    {
+        services.AddOptions<PagingOptions>().BindConfiguration(PagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FluentValidation.IValidator<StatusRequest>, StatusRequestValidator>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapStatusApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/enterprise/v2/query")
+            .WithTags("Query status")
+            .RequireAuthorization();
+
+        group.MapGet("/status", GetStatus)
+            .WithName("GetQueryStatus")
+            .WithSummary("Get status and results for an asynchronous query execution")
+            .WithDescription(
+                "Returns the query's status, its progress counters and, once it succeeded, the rows " +
+                "[offset_start, offset_end) of its result. Parameters may be given as plain query parameters " +
+                "or inside one URL-encoded JSON object in `json`.")
+            .WithValidation()
+            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status400BadRequest, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status401Unauthorized, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status403Forbidden, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status404NotFound, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status429TooManyRequests, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status500InternalServerError, ErrorEnvelope.ContentType)
+            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status503ServiceUnavailable, ErrorEnvelope.ContentType);
+
+        return routes;
+    }
+
+    /// <summary>Status, progress and one page of results of the caller's license's schedule.</summary>
+    public static async Task<Results<StatusResult, ErrorResult>> GetStatus(
+        StatusRequest request,
+        ClaimsPrincipal user,
+        IScheduleStore store,
+        IOptions<PagingOptions> paging,
+        CancellationToken cancellationToken)
+    {
+        var window = new PageWindow(request.OffsetStart, request.OffsetEnd, paging.Value.MaxRows);
+        var snapshot = await store.GetStatusAsync(user.GetLicenseId(), request.ScheduleId!, window, cancellationToken);
+        if (snapshot is null)
+        {
+            return new ErrorResult(
+                StatusCodes.Status404NotFound,
+                $"No query with schedule_id '{request.ScheduleId}' exists for this license, or its results have expired.",
+                message: "Query status not found.");
+        }
+        return new StatusResult(snapshot, request.Pretty);
+    }
+}

@@ -1,0 +1,96 @@
+namespace QueryStatus.Api.Store;
+
+/// <summary>
+/// Result rows as UTF-8 JSON exactly as received, packed back to back in large shared chunks, with one
+/// 8-byte index entry per row (chunk number and offset). Reading row <c>i</c> is O(1) whatever the
+/// number of rows, and rows cost their own bytes plus 8, not an object each.
+/// </summary>
+/// <remarks>
+/// One writer at a time; readers only see rows appended before the buffer was published to them
+/// (the store publishes a buffer when its run succeeds, after the last append).
+/// </remarks>
+public sealed class RowBuffer
+{
+    private const int MinChunkSize = 4 * 1024;
+    private const int MaxChunkSize = 1024 * 1024;
+    private const int IndexSegmentShift = 16;
+    private const int IndexSegmentSize = 1 << IndexSegmentShift;
+
+    private readonly List<byte[]> _chunks = [];
+    private readonly List<int> _chunkUsed = [];
+    private readonly List<long[]> _index = [];
+    private long _bytes;
+
+    public static RowBuffer Empty { get; } = new();
+
+    public long Count { get; private set; }
+
+    /// <summary>Sum of the rows' UTF-8 lengths.</summary>
+    public long ByteCount => _bytes;
+
+    /// <summary>Bytes allocated for rows and their index, to compare with <see cref="ByteCount"/>.</summary>
+    public long AllocatedBytes =>
+        _chunks.Sum(c => (long)c.Length) + (_index.Count * (long)IndexSegmentSize * sizeof(long));
+
+    public void Append(ReadOnlySpan<byte> row)
+    {
+        if (row.IsEmpty)
+        {
+            throw new ArgumentException("A row is one JSON value and cannot be empty.", nameof(row));
+        }
+
+        var chunkIndex = _chunks.Count - 1;
+        if (chunkIndex < 0 || _chunks[chunkIndex].Length - _chunkUsed[chunkIndex] < row.Length)
+        {
+            chunkIndex = AddChunk(row.Length);
+        }
+
+        var offset = _chunkUsed[chunkIndex];
+        row.CopyTo(_chunks[chunkIndex].AsSpan(offset));
+        _chunkUsed[chunkIndex] = offset + row.Length;
+
+        var segment = (int)(Count >> IndexSegmentShift);
+        if (segment == _index.Count)
+        {
+            _index.Add(new long[IndexSegmentSize]);
+        }
+        _index[segment][Count & (IndexSegmentSize - 1)] = ((long)chunkIndex << 32) | (uint)offset;
+        Count++;
+        _bytes += row.Length;
+    }
+
+    /// <summary>The bytes of row <paramref name="row"/> (0-based).</summary>
+    public ReadOnlyMemory<byte> Get(long row)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Count);
+
+        var (chunk, start) = Locate(row);
+        int end;
+        if (row + 1 < Count && Locate(row + 1) is var (nextChunk, nextStart) && nextChunk == chunk)
+        {
+            end = nextStart;
+        }
+        else
+        {
+            end = _chunkUsed[chunk];
+        }
+        return _chunks[chunk].AsMemory(start, end - start);
+    }
+
+    private (int Chunk, int Offset) Locate(long row)
+    {
+        var packed = _index[(int)(row >> IndexSegmentShift)][row & (IndexSegmentSize - 1)];
+        return ((int)(packed >> 32), (int)(uint)packed);
+    }
+
+    private int AddChunk(int atLeast)
+    {
+        // Small results stay small; large ones settle on 1 MiB chunks so slack stays under 1 MiB.
+        var previous = _chunks.Count == 0 ? MinChunkSize / 2 : _chunks[^1].Length;
+        var size = Math.Max(atLeast, Math.Min(previous * 2, MaxChunkSize));
+        _chunks.Add(GC.AllocateUninitializedArray<byte>(size));
+        _chunkUsed.Add(0);
+        return _chunks.Count - 1;
+    }
+}

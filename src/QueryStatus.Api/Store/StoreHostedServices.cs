@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Options;
+
+namespace QueryStatus.Api.Store;
+
+/// <summary>
+/// Loads <c>Store:SeedFile</c> before the server starts taking requests, so nobody ever sees a
+/// half-seeded store; a bad file fails start-up.
+/// </summary>
+public sealed partial class SeedLoader(IScheduleStore store, IOptions<StoreOptions> options, IHostEnvironment environment,
+    ILogger<SeedLoader> logger) : IHostedLifecycleService
+{
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Value.SeedFile))
+        {
+            return;
+        }
+        var path = Path.IsPathRooted(options.Value.SeedFile)
+            ? options.Value.SeedFile
+            : Path.Combine(environment.ContentRootPath, options.Value.SeedFile);
+
+        var records = SeedFile.Read(path);
+        foreach (var record in records)
+        {
+            await store.PutAsync(record, cancellationToken);
+        }
+        LogSeeded(logger, records.Count, path);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Count} schedules from {SeedFile}")]
+    private static partial void LogSeeded(ILogger logger, int count, string seedFile);
+}
+
+/// <summary>
+/// Releases expired schedules' memory. Reads already answer 404 the moment a schedule expires; this
+/// only frees what nobody polls any more. Runs on <see cref="TimeProvider"/> so tests can move time.
+/// </summary>
+public sealed partial class ExpirySweeper(IScheduleStore store, IOptions<StoreOptions> options, TimeProvider time,
+    ILogger<ExpirySweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var removed = await store.RemoveExpiredAsync(stoppingToken);
+                if (removed > 0)
+                {
+                    LogSwept(logger, removed);
+                }
+            }
+            catch (StoreUnavailableException e)
+            {
+                LogSweepFailed(logger, e);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} expired schedules")]
+    private static partial void LogSwept(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Expiry sweep failed; retrying on the next tick")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}

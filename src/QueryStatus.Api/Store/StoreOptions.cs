@@ -1,0 +1,19 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace QueryStatus.Api.Store;
+
+public sealed class StoreOptions
+{
+    public const string Section = "Store";
+
+    /// <summary>A JSON file of schedules loaded at start-up (see the README for its shape).</summary>
+    public string? SeedFile { get; set; }
+
+    /// <summary>How long a finished schedule stays readable after it finished.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00", ErrorMessage = "Store:Retention must be between 1 second and 3650 days.")]
+    public TimeSpan Retention { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often finished, expired schedules are swept out of memory.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Store:SweepInterval must be between 1 second and 1 day.")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+}
