@@ -5,7 +5,6 @@ using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Parameters;
-using QueryStatus.Api.Status;
 
 namespace QueryStatus.Api.Auth;
 
@@ -39,7 +38,7 @@ public sealed class ApiKeyAuthenticationHandler(
         }
         else
         {
-            key = RequestParameters.For(Context, StatusRequest.Names)[StatusRequest.ApiKeyName];
+            key = RequestParameters.For(Context)[ParameterNames.ApiKey];
             if (key is null)
             {
                 return Task.FromResult(AuthenticateResult.NoResult());

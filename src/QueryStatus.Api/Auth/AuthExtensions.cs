@@ -36,6 +36,15 @@ public static class AuthExtensions
                 };
             });
 
+        // The framework validates issuer and audience only when some are configured; we never accept a
+        // token whose issuer and audience nobody named.
+        services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
+        {
+            o.TokenValidationParameters.ValidateIssuer = true;
+            o.TokenValidationParameters.ValidateAudience = true;
+            o.TokenValidationParameters.RequireSignedTokens = true;
+        });
+
         services.AddAuthorizationBuilder()
             .SetDefaultPolicy(new AuthorizationPolicyBuilder()
                 .RequireAuthenticatedUser()

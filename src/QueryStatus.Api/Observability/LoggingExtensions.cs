@@ -1,5 +1,6 @@
 using QueryStatus.Api.Auth;
 using Serilog;
+using Serilog.Filters;
 
 namespace QueryStatus.Api.Observability;
 
@@ -15,7 +16,10 @@ public static class LoggingExtensions
         builder.Services.AddSerilog((services, configuration) => configuration
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
-            .Enrich.FromLogContext(), preserveStaticLogger: true);
+            .Enrich.FromLogContext()
+            // The hosting layer's "Request starting/finished" lines print the full URL, api_key included,
+            // at whatever level someone turns on; our request log replaces them.
+            .Filter.ByExcluding(Matching.FromSource("Microsoft.AspNetCore.Hosting.Diagnostics")), preserveStaticLogger: true);
         return builder;
     }
 

@@ -23,13 +23,13 @@ public sealed class RequestParameters
     /// Parses and caches the parameters of <paramref name="context"/>; throws a 400
     /// <see cref="ApiException"/> naming the parameter and the rule when they cannot be read.
     /// </summary>
-    public static RequestParameters For(HttpContext context, IReadOnlyCollection<string> names)
+    public static RequestParameters For(HttpContext context)
     {
         if (context.Features.Get<RequestParameters>() is { } cached)
         {
             return cached;
         }
-        var parsed = Parse(context.Request.Query, names);
+        var parsed = Parse(context.Request.Query, ParameterNames.All);
         context.Features.Set(parsed);
         return parsed;
     }

@@ -40,16 +40,3 @@ public sealed record PagingDoc(
 public sealed record FailureDoc(
     [property: JsonPropertyName("code")] string Code,
     [property: JsonPropertyName("message")] string Message);
-
-[Description("Standard envelope returned by all error (4xx/5xx) responses.")]
-public sealed record ErrorEnvelopeDoc(
-    [property: JsonPropertyName("meta"), Description("Metadata included in every API response.")] ErrorMetaDoc Meta,
-    [property: JsonPropertyName("error"), Description("Machine- and human-readable detail for a failed request.")] ErrorDoc Error);
-
-public sealed record ErrorMetaDoc(
-    [property: JsonPropertyName("request_id"), Description("Unique identifier for the request, for tracking and debugging.")] string RequestId);
-
-public sealed record ErrorDoc(
-    [property: JsonPropertyName("code"), Description("Stable, screaming-snake-case identifier for the error condition. Clients should branch on this, not on message.")] string Code,
-    [property: JsonPropertyName("message"), Description("Short, human-readable summary of the error.")] string Message,
-    [property: JsonPropertyName("description"), Description("Optional longer explanation specific to this occurrence.")] string? Description);

@@ -9,15 +9,6 @@ namespace QueryStatus.Api.Status;
 /// </summary>
 public sealed class StatusRequest
 {
-    public const string ScheduleIdName = "schedule_id";
-    public const string OffsetStartName = "offset_start";
-    public const string OffsetEndName = "offset_end";
-    public const string ApiKeyName = "api_key";
-    public const string PrettyName = "pretty";
-
-    public static readonly IReadOnlyCollection<string> Names =
-        new HashSet<string>([ScheduleIdName, OffsetStartName, OffsetEndName, ApiKeyName, PrettyName], StringComparer.Ordinal);
-
     public string? ScheduleId { get; init; }
     public string? OffsetStartText { get; init; }
     public string? OffsetEndText { get; init; }
@@ -32,14 +23,14 @@ public sealed class StatusRequest
 
     public static ValueTask<StatusRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
-        var values = RequestParameters.For(context, Names);
+        var values = RequestParameters.For(context);
         return ValueTask.FromResult<StatusRequest?>(new StatusRequest
         {
-            ScheduleId = values[ScheduleIdName],
-            OffsetStartText = values[OffsetStartName],
-            OffsetEndText = values[OffsetEndName],
-            ApiKey = values[ApiKeyName],
-            PrettyText = values[PrettyName],
+            ScheduleId = values[ParameterNames.ScheduleId],
+            OffsetStartText = values[ParameterNames.OffsetStart],
+            OffsetEndText = values[ParameterNames.OffsetEnd],
+            ApiKey = values[ParameterNames.ApiKey],
+            PrettyText = values[ParameterNames.Pretty],
         });
     }
 }

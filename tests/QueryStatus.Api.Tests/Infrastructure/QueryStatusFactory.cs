@@ -1,0 +1,87 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using QueryStatus.Api.Auth;
+using QueryStatus.Api.Store;
+using Serilog.Core;
+
+namespace QueryStatus.Api.Tests.Infrastructure;
+
+/// <summary>
+/// The real service over in-process HTTP, in a non-Development environment (no demo seed, no plain
+/// keys), with a <see cref="FakeTimeProvider"/>, captured logs and a few known API keys. Extra
+/// settings go through <see cref="Settings"/>: <c>new QueryStatusFactory { Settings = ... }</c>.
+/// Tests share a factory only when they use their own schedules (see <see cref="TestData"/>); a test
+/// that moves time or needs its own limits makes its own factory.
+/// </summary>
+public class QueryStatusFactory : WebApplicationFactory<Program>
+{
+    public static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Extra configuration for this factory's host, applied after the defaults above.</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
+    public FakeTimeProvider Time { get; } = new(Start);
+
+    public LogCapture Logs { get; } = new();
+
+    public IScheduleStore Store => Services.GetRequiredService<IScheduleStore>();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+
+        // Console output off: the tests read logs from LogCapture.
+        builder.UseSetting("Serilog:WriteTo:0:Args:restrictedToMinimumLevel", "Fatal");
+
+        foreach (var (key, index) in TestKeys.All.Select((k, i) => (k, i)))
+        {
+            builder.UseSetting($"Auth:ApiKeys:{index}:KeyHash", ApiKeyRegistry.Hash(key.Key));
+            builder.UseSetting($"Auth:ApiKeys:{index}:LicenseId", key.LicenseId);
+            builder.UseSetting($"Auth:ApiKeys:{index}:Name", key.Name);
+            builder.UseSetting($"Auth:ApiKeys:{index}:Disabled", key.Disabled ? "true" : "false");
+        }
+
+        builder.UseSetting("Authentication:Schemes:Bearer:ValidIssuer", TestJwt.Issuer);
+        builder.UseSetting("Authentication:Schemes:Bearer:ValidAudiences:0", TestJwt.Audience);
+        builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Issuer", TestJwt.Issuer);
+        builder.UseSetting("Authentication:Schemes:Bearer:SigningKeys:0:Value", TestJwt.SigningKeyBase64);
+
+        // High enough that only the rate-limit tests, which lower it, ever see a 429.
+        builder.UseSetting("RateLimiting:PermitLimit", "1000000");
+
+        foreach (var (key, value) in Settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton<ILogEventSink>(Logs);
+        });
+    }
+
+    /// <summary>A client that sends no credential.</summary>
+    public HttpClient CreateAnonymousClient() => CreateClient();
+
+    /// <summary>A client that sends <paramref name="key"/> as <c>Authorization: Bearer</c>.</summary>
+    public HttpClient CreateClientWithApiKey(TestKey? key = null)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (key ?? TestKeys.Primary).Key);
+        return client;
+    }
+
+    /// <summary>A client that sends a valid JWT for <paramref name="licenseId"/>.</summary>
+    public HttpClient CreateClientWithJwt(string licenseId)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization =
+            new AuthenticationHeaderValue("Bearer", TestJwt.Create(licenseId, now: Time.GetUtcNow()));
+        return client;
+    }
+}

@@ -1,0 +1,13 @@
+namespace QueryStatus.Api.Tests.Infrastructure;
+
+public sealed record TestKey(string Key, string LicenseId, string Name, bool Disabled = false);
+
+/// <summary>The API keys every <see cref="QueryStatusFactory"/> is configured with (stored hashed).</summary>
+public static class TestKeys
+{
+    public static readonly TestKey Primary = new("qs_test_primary_key_0001", "lic_test", "primary");
+    public static readonly TestKey Other = new("qs_test_other_key_0002", "lic_other", "other license");
+    public static readonly TestKey Disabled = new("qs_test_disabled_key_0003", "lic_test", "disabled", Disabled: true);
+
+    public static readonly IReadOnlyList<TestKey> All = [Primary, Other, Disabled];
+}
