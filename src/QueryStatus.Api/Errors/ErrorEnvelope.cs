@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace QueryStatus.Api.Errors;
@@ -12,6 +13,12 @@ public static class ErrorEnvelope
 {
     public const string ContentType = "application/json";
 
+    /// <summary>
+    /// Bodies are only ever served as application/json, never embedded in HTML, so descriptions keep
+    /// their quotes and angle brackets readable for people using curl.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static async Task WriteAsync(
         HttpContext context, int status, string? description = null, string? code = null, string? message = null)
     {
@@ -21,7 +28,7 @@ public static class ErrorEnvelope
         context.Response.ContentLength = null;
 
         var body = context.Response.BodyWriter;
-        using (var json = new Utf8JsonWriter(body))
+        using (var json = new Utf8JsonWriter(body, WriterOptions))
         {
             json.WriteStartObject();
             json.WriteStartObject("meta");

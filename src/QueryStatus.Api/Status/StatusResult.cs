@@ -25,7 +25,12 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
 
         var body = response.BodyWriter;
         var cancellation = httpContext.RequestAborted;
-        await using var json = new Utf8JsonWriter(body, new JsonWriterOptions { Indented = pretty, SkipValidation = !pretty });
+        await using var json = new Utf8JsonWriter(body, new JsonWriterOptions
+        {
+            Indented = pretty,
+            SkipValidation = !pretty,
+            Encoder = ErrorEnvelope.WriterOptions.Encoder,
+        });
 
         json.WriteStartObject();
         WriteMeta(json, httpContext.TraceIdentifier);
