@@ -29,7 +29,8 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             default:
                 // .NET 10 no longer logs exceptions that a handler took care of; a 500 must leave a trace.
                 LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
-                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status500InternalServerError);
+                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status500InternalServerError,
+                    "Quote the request_id when you report this.");
                 return true;
         }
     }
