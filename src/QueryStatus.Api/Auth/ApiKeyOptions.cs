@@ -35,7 +35,8 @@ public sealed class AuthOptionsValidator(IHostEnvironment environment) : IValida
         for (var i = 0; i < options.ApiKeys.Count; i++)
         {
             var key = options.ApiKeys[i];
-            var where = $"Auth:ApiKeys:{i}" + (key.Name is { Length: > 0 } n ? $" ({n})" : "");
+            // Binding compacts the list, so the position can differ from the configuration index: show the name too.
+            var where = $"Auth:ApiKeys entry #{i}" + (key.Name is { Length: > 0 } n ? $" ({n})" : "");
             if (key.Key is not null && !environment.IsDevelopment())
             {
                 failures.Add($"{where}: a plain Key is accepted in Development only; configure KeyHash (the SHA-256 of the key in hex) instead.");

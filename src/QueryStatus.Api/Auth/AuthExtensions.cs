@@ -38,8 +38,12 @@ public static class AuthExtensions
 
         // The framework validates issuer and audience only when some are configured; we never accept a
         // token whose issuer and audience nobody named.
-        services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, o =>
+        // Lifetimes are checked against the app's clock, the one expiry and tests move, not the wall clock.
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).PostConfigure<TimeProvider>((o, time) =>
         {
+            o.TimeProvider = time;
+            o.TokenValidationParameters.LifetimeValidator = (notBefore, expires, _, parameters) =>
+                ValidateLifetime(time.GetUtcNow().UtcDateTime, notBefore, expires, parameters.ClockSkew);
             o.TokenValidationParameters.ValidateIssuer = true;
             o.TokenValidationParameters.ValidateAudience = true;
             o.TokenValidationParameters.RequireSignedTokens = true;
@@ -55,6 +59,24 @@ public static class AuthExtensions
         return services;
     }
 
+    /// <summary>The framework's lifetime rules (expiry required, clock skew allowed), on our clock.</summary>
+    private static bool ValidateLifetime(DateTime now, DateTime? notBefore, DateTime? expires, TimeSpan skew)
+    {
+        if (expires is null)
+        {
+            throw new SecurityTokenNoExpirationException("The token has no expiry.");
+        }
+        if (notBefore is { } start && start > now + skew)
+        {
+            throw new SecurityTokenNotYetValidException("The token is not valid yet.") { NotBefore = start };
+        }
+        if (expires.Value < now - skew)
+        {
+            throw new SecurityTokenExpiredException("The token has expired.") { Expires = expires.Value };
+        }
+        return true;
+    }
+
     private static string DescribeJwtFailure(Exception? failure) => failure switch
     {
         null => "The bearer token was not accepted.",
@@ -65,6 +87,7 @@ public static class AuthExtensions
         SecurityTokenInvalidIssuerException => "The token's issuer is not accepted.",
         SecurityTokenInvalidAudienceException => "The token's audience is not accepted.",
         SecurityTokenMalformedException => "The token is malformed.",
+        SecurityTokenNoExpirationException => "The token has no expiry (exp).",
         _ => "The token is not valid.",
     };
 }
