@@ -58,11 +58,12 @@ public sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         }
 
-        var claims = new List<Claim>
+        var claims = new List<Claim> { new(ClaimTypes.Name, entry.Name) };
+        if (entry.LicenseId is not null)
         {
-            new(ClaimTypes.Name, entry.Name),
-            new(QueryStatusClaims.LicenseId, entry.LicenseId),
-        };
+            claims.Add(new Claim(QueryStatusClaims.LicenseId, entry.LicenseId));
+        }
+        claims.AddRange(entry.Scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
         if (entry.Disabled)
         {
             claims.Add(new Claim(QueryStatusClaims.KeyDisabled, "true"));

@@ -24,6 +24,9 @@ public sealed class ApiKeyOptions
     public string? Name { get; set; }
 
     public bool Disabled { get; set; }
+
+    /// <summary>What the key may do: query:read, query:write, worker. None listed: query:read + query:write.</summary>
+    public List<string>? Scopes { get; set; }
 }
 
 public sealed class AuthOptionsValidator(IHostEnvironment environment) : IValidateOptions<AuthOptions>
@@ -62,9 +65,15 @@ public sealed class AuthOptionsValidator(IHostEnvironment environment) : IValida
                 failures.Add($"{where}: KeyHash must be 64 hex digits (the SHA-256 of the key).");
                 continue;
             }
-            if (string.IsNullOrWhiteSpace(key.LicenseId))
+            var scopes = key.Scopes is { Count: > 0 } listed ? listed : Auth.Scopes.Default;
+            if (scopes.FirstOrDefault(s => !Auth.Scopes.All.Contains(s)) is { } unknown)
             {
-                failures.Add($"{where}: LicenseId is required.");
+                failures.Add($"{where}: unknown scope '{unknown}'; use {string.Join(", ", Auth.Scopes.All)}.");
+            }
+            var needsLicense = scopes.Any(s => s != Auth.Scopes.Worker);
+            if (needsLicense && string.IsNullOrWhiteSpace(key.LicenseId))
+            {
+                failures.Add($"{where}: LicenseId is required for the query:read and query:write scopes.");
             }
             if (!hashes.Add(key.KeyHash ?? ApiKeyRegistry.Hash(key.Key!)))
             {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Auth;
 
-public sealed record ApiKeyEntry(string Name, string LicenseId, bool Disabled);
+public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes);
 
 /// <summary>
 /// The configured API keys by SHA-256: a presented key is hashed and looked up, so plain keys are
@@ -20,7 +20,11 @@ public sealed class ApiKeyRegistry
         foreach (var (key, index) in options.Value.ApiKeys.Select((k, i) => (k, i)))
         {
             var hash = key.KeyHash?.ToLowerInvariant() ?? Hash(key.Key!);
-            _byHash[hash] = new ApiKeyEntry(key.Name ?? $"key-{index}", key.LicenseId!, key.Disabled);
+            _byHash[hash] = new ApiKeyEntry(
+                key.Name ?? $"key-{index}",
+                string.IsNullOrWhiteSpace(key.LicenseId) ? null : key.LicenseId,
+                key.Disabled,
+                key.Scopes is { Count: > 0 } scopes ? [.. scopes.Distinct()] : Auth.Scopes.Default);
         }
     }
 

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -28,6 +30,21 @@ public static class AuthExtensions
                 o.MapInboundClaims = false;
                 o.Events = new JwtBearerEvents
                 {
+                    // Scopes arrive space-separated in one claim (OAuth 2.0), or not at all; from here on
+                    // a principal has one scope claim per scope, whichever credential it came from.
+                    OnTokenValidated = context =>
+                    {
+                        if (context.Principal?.Identity is ClaimsIdentity identity)
+                        {
+                            var scopes = Scopes.FromClaims(identity.Claims);
+                            foreach (var claim in identity.FindAll(QueryStatusClaims.Scope).ToList())
+                            {
+                                identity.RemoveClaim(claim);
+                            }
+                            identity.AddClaims(scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
+                        }
+                        return Task.CompletedTask;
+                    },
                     OnChallenge = context =>
                     {
                         ErrorDetail.Set(context.HttpContext, DescribeJwtFailure(context.AuthenticateFailure));
@@ -49,12 +66,21 @@ public static class AuthExtensions
             o.TokenValidationParameters.RequireSignedTokens = true;
         });
 
-        services.AddAuthorizationBuilder()
-            .SetDefaultPolicy(new AuthorizationPolicyBuilder()
-                .RequireAuthenticatedUser()
-                .RequireClaim(QueryStatusClaims.LicenseId)
-                .RequireAssertion(c => !c.User.HasClaim(QueryStatusClaims.KeyDisabled, "true"))
-                .Build());
+        // One policy per scope, named after it. Client scopes also need a license to act for.
+        var authorization = services.AddAuthorizationBuilder();
+        foreach (var scope in Scopes.All)
+        {
+            authorization.AddPolicy(scope, policy =>
+            {
+                policy.RequireAuthenticatedUser()
+                    .RequireAssertion(c => !c.User.HasClaim(QueryStatusClaims.KeyDisabled, "true"))
+                    .RequireClaim(QueryStatusClaims.Scope, scope);
+                if (scope != Scopes.Worker)
+                {
+                    policy.RequireClaim(QueryStatusClaims.LicenseId);
+                }
+            });
+        }
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, DescribingAuthorizationResultHandler>();
         return services;
     }
@@ -102,8 +128,13 @@ public sealed class DescribingAuthorizationResultHandler : IAuthorizationMiddlew
         if (authorizeResult.Forbidden)
         {
             var user = context.User;
+            var missingScope = policy.Requirements.OfType<ClaimsAuthorizationRequirement>()
+                .Where(r => r.ClaimType == QueryStatusClaims.Scope)
+                .SelectMany(r => r.AllowedValues ?? [])
+                .FirstOrDefault(scope => !user.HasScope(scope));
             ErrorDetail.Set(context,
                 user.HasClaim(QueryStatusClaims.KeyDisabled, "true") ? "This API key is disabled."
+                : missingScope is not null ? $"This credential lacks the '{missingScope}' scope."
                 : !user.HasClaim(c => c.Type == QueryStatusClaims.LicenseId) ? "The credential is not bound to a license: a JWT needs a license_id claim."
                 : "This credential may not perform this request.");
         }

@@ -22,7 +22,7 @@ public static class StatusApi
     {
         var group = routes.MapGroup("/enterprise/v2/query")
             .WithTags("Query status")
-            .RequireAuthorization();
+            .RequireAuthorization(Scopes.QueryRead);
 
         group.MapGet("/status", GetStatus)
             .WithName("GetQueryStatus")
