@@ -39,6 +39,8 @@ app.UseErrorEnvelope();
 app.UseCors();
 app.UseRouting();
 
+// Budget headers on every API response, failures raised during authentication included.
+app.UseRateLimitHeaders();
 app.UseAuthentication();
 // After authentication, so requests are counted against the caller's license.
 app.UseLicenseRateLimiting();

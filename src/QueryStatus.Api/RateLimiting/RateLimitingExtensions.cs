@@ -85,10 +85,11 @@ public static class RateLimitingExtensions
     }
 
     /// <summary>
-    /// Limits requests and reports the caller's budget on every response it applies to, errors
-    /// included. Runs after authentication so the partition is the caller's license.
+    /// Reports the caller's budget on every response it applies to, errors included. Runs before
+    /// authentication so that failures raised there (a malformed api_key or json) carry the headers too;
+    /// the budget is read when the response starts, by then from the caller's partition.
     /// </summary>
-    public static IApplicationBuilder UseLicenseRateLimiting(this IApplicationBuilder app)
+    public static IApplicationBuilder UseRateLimitHeaders(this IApplicationBuilder app)
     {
         var limiter = app.ApplicationServices.GetRequiredService<LicenseRateLimiter>();
         app.Use((context, next) =>
@@ -105,7 +106,9 @@ public static class RateLimitingExtensions
             }
             return next(context);
         });
-        app.UseRateLimiter();
         return app;
     }
+
+    /// <summary>Limits requests. Runs after authentication so the partition is the caller's license.</summary>
+    public static IApplicationBuilder UseLicenseRateLimiting(this IApplicationBuilder app) => app.UseRateLimiter();
 }
