@@ -17,6 +17,13 @@ public static class StartupExtensions
         }
         catch (Exception e) when (e is OptionsValidationException or SeedFileException)
         {
+            // Only the app that owns the process may end quietly. Hosted in-process by someone else (a test
+            // server, a tool), returning normally would hide the failure from that host, which then fails
+            // later on a disposed service provider without saying why: let the cause through instead.
+            if (System.Reflection.Assembly.GetEntryAssembly() != typeof(StartupExtensions).Assembly)
+            {
+                throw;
+            }
             var message = e is OptionsValidationException options ? string.Join(Environment.NewLine, options.Failures) : e.Message;
             await Console.Error.WriteLineAsync($"QueryStatus cannot start: invalid configuration.{Environment.NewLine}{message}");
             Environment.ExitCode = 1;

@@ -91,11 +91,13 @@ public static class RateLimitingExtensions
     /// </summary>
     public static IApplicationBuilder UseRateLimitHeaders(this IApplicationBuilder app)
     {
-        var limiter = app.ApplicationServices.GetRequiredService<LicenseRateLimiter>();
         app.Use((context, next) =>
         {
             if (LicenseRateLimiter.IsLimited(context.Request.Path))
             {
+                // Resolved per request, not while the pipeline is declared: resolving it reads (and validates)
+                // RateLimitingOptions, and a bad value must fail in host start-up, where RunOrReportAsync reports it.
+                var limiter = context.RequestServices.GetRequiredService<LicenseRateLimiter>();
                 context.Response.OnStarting(() =>
                 {
                     var headers = context.Response.Headers;
