@@ -1,0 +1,43 @@
+using System.Net;
+using QueryStatus.Api.Tests.Infrastructure;
+
+namespace QueryStatus.Api.Tests.Errors;
+
+public sealed class StoreOutageTests(StoreOutageFactory factory) : IClassFixture<StoreOutageFactory>
+{
+    [Fact]
+    public async Task UnavailableStoreAnswersServiceUnavailableEnvelope()
+    {
+        using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
+
+        var response = await client.GetAsync(HttpAssertions.StatusUrl(TestData.NewScheduleId()));
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
+        Assert.NotNull(description);
+        Assert.DoesNotContain(StoreOutageFactory.SecretDetail, await response.Content.ReadAsStringAsync());
+        response.AssertAllowsAnyOrigin();
+        response.AssertRateLimitHeaders();
+    }
+
+    [Fact]
+    public async Task ReadinessProbeAnswersServiceUnavailableEnvelopeWhenTheStoreIsDown()
+    {
+        using var client = factory.CreateAnonymousClient();
+
+        var response = await client.GetAsync("/readyz");
+
+        await response.AssertEnvelopeAsync(HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
+        Assert.DoesNotContain(StoreOutageFactory.SecretDetail, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task LivenessProbeStaysOkWhenTheStoreIsDown()
+    {
+        using var client = factory.CreateAnonymousClient();
+
+        var response = await client.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+    }
+}
