@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using QueryStatus.Api.Tests.Infrastructure;
+
+namespace QueryStatus.Api.Tests.Store;
+
+/// <summary>A seed file in its own temporary folder, deleted (folder and all) on dispose.</summary>
+public sealed class TempSeedFile : IDisposable
+{
+    private readonly string _folder;
+
+    private TempSeedFile(string folder, string path)
+    {
+        _folder = folder;
+        Path = path;
+    }
+
+    /// <summary>Absolute path of the file (it may not exist, see <see cref="Missing"/>).</summary>
+    public string Path { get; }
+
+    /// <summary>Writes <paramref name="json"/> as UTF-8 without a byte order mark, byte for byte.</summary>
+    public static TempSeedFile Write(string json) => WriteBytes(new UTF8Encoding(false).GetBytes(json));
+
+    public static TempSeedFile WriteBytes(byte[] bytes)
+    {
+        var file = Missing();
+        File.WriteAllBytes(file.Path, bytes);
+        return file;
+    }
+
+    /// <summary>A path in a fresh temporary folder where no file exists.</summary>
+    public static TempSeedFile Missing()
+    {
+        var folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"qs-seed-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        return new TempSeedFile(folder, System.IO.Path.Combine(folder, "seed.json"));
+    }
+
+    /// <summary><c>{"schedules":[entries...]}</c> with each entry written as given.</summary>
+    public static TempSeedFile WithSchedules(params string[] entries) =>
+        Write("{ \"schedules\": [\n  " + string.Join(",\n  ", entries) + "\n] }");
+
+    /// <summary>A factory whose host loads this file as <c>Store:SeedFile</c>, plus any extra settings.</summary>
+    public QueryStatusFactory CreateFactory(params (string Key, string? Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?> { ["Store:SeedFile"] = Path };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+        return new QueryStatusFactory { Settings = settings };
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+}
+
+public static class StoreTestHelpers
+{
+    /// <summary>Every message in the exception's chain (inner and aggregated exceptions), one per line.</summary>
+    public static string MessageChain(Exception exception) => string.Join(Environment.NewLine, Chain(exception).Select(e => e.Message));
+
+    public static IEnumerable<Exception> Chain(Exception exception)
+    {
+        var pending = new Stack<Exception>();
+        pending.Push(exception);
+        while (pending.TryPop(out var current))
+        {
+            yield return current;
+            if (current is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.Reverse())
+                {
+                    pending.Push(inner);
+                }
+            }
+            else if (current.InnerException is { } inner)
+            {
+                pending.Push(inner);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits, without sleeping, until <paramref name="condition"/> holds: yields between checks and gives
+    /// up after 10 seconds with a failure naming <paramref name="what"/>.
+    /// </summary>
+    public static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                Assert.Fail($"Gave up after 10 s waiting for {what}.");
+            }
+            await Task.Yield();
+        }
+    }
+
+    public static Task<HttpResponseMessage> GetStatusAsync(this HttpClient client, string scheduleId, string? extra = null) =>
+        client.GetAsync(HttpAssertions.StatusUrl(scheduleId, extra));
+
+    /// <summary>The 200 body of the status of <paramref name="scheduleId"/>.</summary>
+    public static async Task<JsonElement> GetStatusJsonAsync(this HttpClient client, string scheduleId, string? extra = null)
+    {
+        using var response = await client.GetStatusAsync(scheduleId, extra);
+        return await response.ReadJsonAsync();
+    }
+
+    public static DateTimeOffset ExpiresAt(this JsonElement body) =>
+        DateTimeOffset.Parse(body.GetProperty("meta").GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+    public static string StatusCode(this JsonElement body) => body.GetProperty("meta").GetProperty("status_code").GetString()!;
+
+    public static int Counter(this JsonElement body, string group, string name) =>
+        body.GetProperty("meta").GetProperty(group).GetProperty(name).GetInt32();
+
+    /// <summary>Each element of <c>data</c> exactly as it appears in the response body.</summary>
+    public static string[] RawRows(this JsonElement body) =>
+        [.. body.GetProperty("data").EnumerateArray().Select(row => row.GetRawText())];
+
+    public static string Utf8(ReadOnlyMemory<byte> bytes) => Encoding.UTF8.GetString(bytes.Span);
+}
+
+/// <summary>
+/// A <see cref="TimeProvider"/> over the factory's <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/>
+/// that records the <see cref="PeriodicTimer"/>s created on it, by period, and counts their ticks. Advancing
+/// the fake clock runs due timer callbacks on the advancing thread, so tick counts are exact right after
+/// <c>Advance</c> returns.
+/// </summary>
+public sealed class TimerWatchingTimeProvider(TimeProvider inner) : TimeProvider
+{
+    private readonly ConcurrentDictionary<TimeSpan, int> _created = new();
+    private readonly ConcurrentDictionary<TimeSpan, int> _ticks = new();
+
+    public int PeriodicTimersCreated(TimeSpan period) => _created.GetValueOrDefault(period);
+
+    public int PeriodicTimerTicks(TimeSpan period) => _ticks.GetValueOrDefault(period);
+
+    public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+    public override long GetTimestamp() => inner.GetTimestamp();
+
+    public override long TimestampFrequency => inner.TimestampFrequency;
+
+    public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var isPeriodicTimer = callback.Method.DeclaringType?.FullName?.StartsWith(typeof(PeriodicTimer).FullName!, StringComparison.Ordinal) == true;
+        if (!isPeriodicTimer)
+        {
+            return inner.CreateTimer(callback, state, dueTime, period);
+        }
+
+        _created.AddOrUpdate(period, 1, (_, n) => n + 1);
+        return inner.CreateTimer(
+            s =>
+            {
+                _ticks.AddOrUpdate(period, 1, (_, n) => n + 1);
+                callback(s);
+            },
+            state, dueTime, period);
+    }
+}
+
+/// <summary>The real host, whose services see time through a <see cref="TimerWatchingTimeProvider"/> over <see cref="QueryStatusFactory.Time"/>.</summary>
+public sealed class TimerWatchingFactory : QueryStatusFactory
+{
+    public TimerWatchingFactory() => Timers = new TimerWatchingTimeProvider(Time);
+
+    public TimerWatchingTimeProvider Timers { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Timers));
+    }
+}
