@@ -28,7 +28,8 @@ public readonly record struct PageWindow(long Start, long? End, int MaxRows)
 {
     public (long Start, long End) Resolve(long totalRows)
     {
-        var end = Math.Min(End ?? Start + MaxRows, totalRows);
+        // The cap holds here too, not only in the request validator: the store never serves more.
+        var end = Math.Min(Math.Min(End ?? long.MaxValue, Start + MaxRows), totalRows);
         return (Start, Math.Max(Start, end));
     }
 }

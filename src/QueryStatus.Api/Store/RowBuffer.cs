@@ -21,7 +21,10 @@ public sealed class RowBuffer
     private readonly List<long[]> _index = [];
     private long _bytes;
 
-    public static RowBuffer Empty { get; } = new();
+    private bool _frozen;
+
+    /// <summary>The shared empty result; it refuses appends so that nobody can fill everyone's empty page.</summary>
+    public static RowBuffer Empty { get; } = new() { _frozen = true };
 
     public long Count { get; private set; }
 
@@ -34,6 +37,10 @@ public sealed class RowBuffer
 
     public void Append(ReadOnlySpan<byte> row)
     {
+        if (_frozen)
+        {
+            throw new InvalidOperationException("The shared empty row buffer cannot be appended to.");
+        }
         if (row.IsEmpty)
         {
             throw new ArgumentException("A row is one JSON value and cannot be empty.", nameof(row));

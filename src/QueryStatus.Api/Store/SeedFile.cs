@@ -11,6 +11,8 @@ namespace QueryStatus.Api.Store;
 /// </summary>
 public static class SeedFile
 {
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
     public static IReadOnlyList<ScheduleRecord> Read(string path)
     {
         byte[] bytes;
@@ -26,7 +28,13 @@ public static class SeedFile
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 256 });
+            // Editors on Windows save a byte-order mark; it is not JSON, but it is not the user's mistake either.
+            var json = bytes.AsMemory();
+            if (json.Span.StartsWith(Utf8Bom))
+            {
+                json = json[Utf8Bom.Length..];
+            }
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 256 });
         }
         catch (JsonException e)
         {

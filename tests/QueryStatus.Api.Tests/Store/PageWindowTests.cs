@@ -22,6 +22,7 @@ public sealed class PageWindowTests
     [InlineData(0, 25L, 100, 25, 0, 25)]
     [InlineData(5, 30L, 100, 25, 5, 25)]
     [InlineData(0, 1L, 10, 25, 0, 1)]
+    [InlineData(0, 50L, 10, 25, 0, 10)] // the cap holds even when a wider window slips past validation
     public void WithEndTheWindowStopsThereOrAtTheLastRow(long start, long? end, int maxRows, long total, long expectedStart, long expectedEnd) =>
         Assert.Equal((expectedStart, expectedEnd), new PageWindow(start, end, maxRows).Resolve(total));
 

@@ -7,6 +7,13 @@ public sealed class RowBufferTests
 {
     private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
 
+    [Fact]
+    public void SharedEmptyBufferRefusesAppends()
+    {
+        Assert.Throws<InvalidOperationException>(() => RowBuffer.Empty.Append(Bytes("{}")));
+        Assert.Equal(0, RowBuffer.Empty.Count);
+    }
+
     private static void AssertRow(RowBuffer buffer, long index, byte[] expected) =>
         Assert.True(buffer.Get(index).Span.SequenceEqual(expected),
             $"Row {index}: expected {expected.Length} bytes '{Truncate(Encoding.UTF8.GetString(expected))}', " +
