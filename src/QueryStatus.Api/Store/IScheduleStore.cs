@@ -16,8 +16,40 @@ public interface IScheduleStore
     /// <summary>Writes a whole schedule, replacing any earlier one with the same license and ID.</summary>
     ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken);
 
-    /// <summary>Removes finished schedules whose retention has passed; returns how many went.</summary>
+    /// <summary>
+    /// Applies what time has made due (queues runs whose start time came, returns expired leases to
+    /// their queues, fails runs past their maximum run time) and removes finished schedules whose
+    /// retention has passed; returns how many schedules went.
+    /// </summary>
     ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts a run of <see cref="SubmitCommand.ScheduleId"/> for the license: <c>Ok</c> with its status,
+    /// or <c>Conflict</c> while an earlier run of that ID has not finished. A finished earlier run and
+    /// its results are replaced.
+    /// </summary>
+    ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken);
+
+    /// <summary>Stops a run: queued tasks dropped, running ones abandoned. <c>Conflict</c> if it already finished.</summary>
+    ValueTask<WriteOutcome> StopAsync(string licenseId, string scheduleId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leases up to <see cref="LeaseCommand.MaxTasks"/> ready tasks: FIFO within a license, round-robin
+    /// across licenses, never past a license's concurrency limit. When none is ready, waits up to
+    /// <paramref name="wait"/> for one (without spinning).
+    /// </summary>
+    ValueTask<IReadOnlyList<LeasedTask>> LeaseAsync(LeaseCommand command, TimeSpan wait, CancellationToken cancellationToken);
+
+    ValueTask<TaskOutcome> HeartbeatAsync(string taskId, string leaseToken, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>Stages rows of a running task; a repeated <paramref name="batch"/> under the same lease is acknowledged once more and adds nothing.</summary>
+    ValueTask<TaskOutcome> AppendRowsAsync(string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken);
+
+    /// <summary>Seals a task: its rows join the result, new sub-queries join the run. Repeating it with the same token is a no-op.</summary>
+    ValueTask<TaskOutcome> CompleteAsync(string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries, CancellationToken cancellationToken);
+
+    /// <summary>Reports a failed attempt: retried while retryable and attempts remain, else the run fails.</summary>
+    ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken);
 
     /// <summary>Throws <see cref="StoreUnavailableException"/> when the store cannot serve requests.</summary>
     ValueTask PingAsync(CancellationToken cancellationToken);

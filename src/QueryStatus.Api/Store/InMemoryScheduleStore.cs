@@ -1,39 +1,61 @@
-using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Store;
 
 /// <summary>
-/// The embedded default store. Each license's schedules sit behind that license's lock, so every
-/// operation is atomic and licenses never wait on each other. Progress and queue counters are derived
-/// from the sub-query tasks on every read; no count is stored.
+/// The embedded default store and scheduler. Everything sits behind one lock, so each operation is
+/// atomic and the invariants (a task is in exactly one place; a license never runs more than its
+/// limit) hold under any number of concurrent workers and readers. The lock is held for
+/// microseconds: rows are copied in before taking it and written out after, from buffers that no
+/// longer change.
 /// </summary>
-public sealed class InMemoryScheduleStore(TimeProvider time, IOptions<StoreOptions> options) : IScheduleStore
+/// <remarks>
+/// Progress and queue counters are never stored: they are the sizes of the task collections
+/// (<see cref="LicenseQueue.Queued"/>, <see cref="LicenseQueue.Running"/>) and a count over the run's
+/// tasks. What time makes due (a start time, a lease expiry, a run timeout, a retention) waits in
+/// <see cref="_timeline"/> and is applied by the first operation that runs after it is due.
+/// </remarks>
+public sealed class InMemoryScheduleStore : IScheduleStore
 {
-    private readonly ConcurrentDictionary<string, LicenseState> _licenses = new(StringComparer.Ordinal);
-    private readonly TimeSpan _retention = options.Value.Retention;
+    /// <summary>A seeded RUNNING task has no worker; it goes back to the queue if none reports by then.</summary>
+    private static readonly TimeSpan SeededLeaseDuration = TimeSpan.FromMinutes(5);
+
+    private readonly object _gate = new();
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _retention;
+    private readonly SchedulerOptions _scheduler;
+    private readonly LicensesOptions _licenseOptions;
+
+    private readonly Dictionary<(string License, string Schedule), Run> _runs = [];
+    private readonly Dictionary<string, LicenseQueue> _licenses = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WorkItem> _tasks = new(StringComparer.Ordinal);
+
+    /// <summary>Licenses with queued tasks, in the order they are next served (round robin).</summary>
+    private readonly LinkedList<LicenseQueue> _rotation = new();
+
+    private readonly PriorityQueue<TimedEvent, DateTimeOffset> _timeline = new();
+    private TaskCompletionSource _workSignal = NewSignal();
+
+    public InMemoryScheduleStore(
+        TimeProvider time,
+        IOptions<StoreOptions> options,
+        IOptions<SchedulerOptions>? scheduler = null,
+        IOptions<LicensesOptions>? licenses = null)
+    {
+        _time = time;
+        _retention = options.Value.Retention;
+        _scheduler = scheduler?.Value ?? new SchedulerOptions();
+        _licenseOptions = licenses?.Value ?? [];
+    }
 
     public ValueTask<StatusSnapshot?> GetStatusAsync(
         string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
     {
-        if (!_licenses.TryGetValue(licenseId, out var license))
+        lock (_gate)
         {
-            return ValueTask.FromResult<StatusSnapshot?>(null);
-        }
-
-        lock (license.Gate)
-        {
-            if (!license.Schedules.TryGetValue(scheduleId, out var schedule))
-            {
-                return ValueTask.FromResult<StatusSnapshot?>(null);
-            }
-            var now = time.GetUtcNow();
-            if (IsExpired(schedule, now))
-            {
-                license.Schedules.Remove(scheduleId);
-                return ValueTask.FromResult<StatusSnapshot?>(null);
-            }
-            return ValueTask.FromResult<StatusSnapshot?>(Snapshot(license, schedule, page));
+            Tick();
+            return ValueTask.FromResult(_runs.TryGetValue((licenseId, scheduleId), out var run) ? Snapshot(run, page) : null);
         }
     }
 
@@ -46,116 +68,682 @@ public sealed class InMemoryScheduleStore(TimeProvider time, IOptions<StoreOptio
                 $"Schedule '{schedule.ScheduleId}' is inconsistent: {string.Join("; ", problems)}.", nameof(schedule));
         }
 
-        var state = new ScheduleState(
-            schedule.ScheduleId,
-            schedule.Status,
-            [.. schedule.SubQueries],
-            schedule.Rows,
-            schedule.Failure,
-            schedule.Status.IsFinished() ? schedule.FinishedAt ?? time.GetUtcNow() : null);
-
-        var license = _licenses.GetOrAdd(schedule.LicenseId, _ => new LicenseState());
-        lock (license.Gate)
+        lock (_gate)
         {
-            license.Schedules[schedule.ScheduleId] = state;
+            // No Tick here: a seed describes state as of now; what it makes due is applied by the next read or sweep.
+            var now = _time.GetUtcNow();
+            if (_runs.TryGetValue((schedule.LicenseId, schedule.ScheduleId), out var old))
+            {
+                RemoveRun(old);
+            }
+
+            var run = new Run(schedule.LicenseId, schedule.ScheduleId, License(schedule.LicenseId))
+            {
+                Status = schedule.Status,
+                Failure = schedule.Failure,
+                Result = schedule.Rows,
+            };
+            _runs[(run.LicenseId, run.ScheduleId)] = run;
+
+            foreach (var state in schedule.SubQueries)
+            {
+                var item = AddTask(run, ReadOnlyMemory<byte>.Empty);
+                switch (state)
+                {
+                    case SubQueryState.Done:
+                        item.State = TaskState.Done;
+                        item.Attempt = 1;
+                        break;
+                    case SubQueryState.Running:
+                        StartLease(item, "seed", SeededLeaseDuration, now);
+                        break;
+                    case SubQueryState.Queued when run.Status == ScheduleStatus.Scheduled:
+                        break; // Pending: a seeded SCHEDULED run has no start time and waits until stopped.
+                    case SubQueryState.Queued:
+                        Enqueue(item, atFront: false);
+                        break;
+                }
+            }
+
+            if (run.Status is ScheduleStatus.Queued or ScheduleStatus.Running)
+            {
+                run.QueuedAt = now;
+                Schedule(now + _scheduler.MaxRunTime, EventKind.RunTimeout, run);
+            }
+            if (run.Status.IsFinished())
+            {
+                Finish(run, schedule.Status, schedule.FinishedAt ?? now);
+            }
+            Pulse();
         }
         return ValueTask.CompletedTask;
     }
 
     public ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        var removed = 0;
-        foreach (var license in _licenses.Values)
+        lock (_gate)
         {
-            lock (license.Gate)
-            {
-                removed += license.Schedules.RemoveWhere(s => IsExpired(s, now));
-            }
+            var before = _runs.Count;
+            Tick();
+            return ValueTask.FromResult(before - _runs.Count);
         }
-        return ValueTask.FromResult(removed);
     }
 
     public ValueTask PingAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    private bool IsExpired(ScheduleState schedule, DateTimeOffset now) =>
-        schedule.FinishedAt is { } finished && now >= finished + _retention;
+    public ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken)
+    {
+        var payloads = command.SubQueries.Select(p => (ReadOnlyMemory<byte>)p.ToArray()).ToList();
+        lock (_gate)
+        {
+            var now = Tick();
+            var key = (command.LicenseId, command.ScheduleId);
+            if (_runs.TryGetValue(key, out var old))
+            {
+                if (!old.Status.IsFinished())
+                {
+                    return ValueTask.FromResult(WriteOutcome.Conflict(
+                        $"schedule_id '{command.ScheduleId}' has a run that has not finished ({old.Status.ToWire()}); stop it or wait for it to finish."));
+                }
+                RemoveRun(old);
+            }
 
-    private StatusSnapshot Snapshot(LicenseState license, ScheduleState schedule, PageWindow window)
+            var run = new Run(command.LicenseId, command.ScheduleId, License(command.LicenseId)) { Status = ScheduleStatus.Scheduled };
+            _runs[key] = run;
+            foreach (var payload in payloads)
+            {
+                AddTask(run, payload);
+            }
+
+            if (command.NotBefore is { } notBefore && notBefore > now)
+            {
+                Schedule(notBefore, EventKind.Activate, run);
+            }
+            else
+            {
+                Activate(run, now);
+            }
+            return ValueTask.FromResult(new WriteOutcome(WriteResult.Ok, Status: Snapshot(run, new PageWindow(0, 0, 0))));
+        }
+    }
+
+    public ValueTask<WriteOutcome> StopAsync(string licenseId, string scheduleId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var now = Tick();
+            if (!_runs.TryGetValue((licenseId, scheduleId), out var run))
+            {
+                return ValueTask.FromResult(WriteOutcome.NotFound(
+                    $"No query with schedule_id '{scheduleId}' exists for this license, or its results have expired."));
+            }
+            if (run.Status.IsFinished())
+            {
+                return ValueTask.FromResult(WriteOutcome.Conflict(
+                    $"The run of schedule_id '{scheduleId}' has already finished ({run.Status.ToWire()})."));
+            }
+            Finish(run, ScheduleStatus.Stopped, now);
+            return ValueTask.FromResult(new WriteOutcome(WriteResult.Ok, Status: Snapshot(run, new PageWindow(0, 0, 0))));
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<LeasedTask>> LeaseAsync(LeaseCommand command, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + wait;
+        while (true)
+        {
+            Task signal;
+            TimeSpan sleep;
+            lock (_gate)
+            {
+                var now = Tick();
+                var leased = TryLease(command, now);
+                if (leased.Count > 0 || now >= deadline)
+                {
+                    return leased;
+                }
+                signal = _workSignal.Task;
+                // Wake for new work, or when the next timed event (a start time, an expired lease) is due.
+                var until = _timeline.TryPeek(out _, out var due) && due < deadline ? due : deadline;
+                sleep = until - now;
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var delay = Task.Delay(sleep > TimeSpan.Zero ? sleep : TimeSpan.Zero, _time, timeout.Token);
+            await Task.WhenAny(signal, delay).ConfigureAwait(false);
+            await timeout.CancelAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    public ValueTask<TaskOutcome> HeartbeatAsync(string taskId, string leaseToken, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var now = Tick();
+            if (Lookup(taskId, leaseToken) is { } refused)
+            {
+                return ValueTask.FromResult(refused);
+            }
+            var item = _tasks[taskId];
+            item.LeaseExpiresAt = now + leaseDuration;
+            Schedule(item.LeaseExpiresAt, EventKind.LeaseExpiry, item);
+            return ValueTask.FromResult(Outcome(WriteResult.Ok, item));
+        }
+    }
+
+    public ValueTask<TaskOutcome> AppendRowsAsync(
+        string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Tick();
+            if (Lookup(taskId, leaseToken) is { } refused)
+            {
+                return ValueTask.FromResult(refused);
+            }
+            var item = _tasks[taskId];
+            item.Batches ??= [];
+            if (item.Batches.Contains(batch))
+            {
+                return ValueTask.FromResult(Outcome(WriteResult.Duplicate, item));
+            }
+            if (ExceedsRowLimit(item.Run, rows.Count) is { } tooLarge)
+            {
+                return ValueTask.FromResult(tooLarge);
+            }
+            item.Staging ??= new RowBuffer();
+            foreach (var row in rows)
+            {
+                item.Staging.Append(row.Span);
+            }
+            item.Batches.Add(batch);
+            return ValueTask.FromResult(Outcome(WriteResult.Ok, item) with { RowsAccepted = rows.Count });
+        }
+    }
+
+    public ValueTask<TaskOutcome> CompleteAsync(
+        string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries,
+        CancellationToken cancellationToken)
+    {
+        var payloads = subQueries.Select(p => (ReadOnlyMemory<byte>)p.ToArray()).ToList();
+        lock (_gate)
+        {
+            var now = Tick();
+            if (_tasks.TryGetValue(taskId, out var done) && done.State == TaskState.Done && done.CompletedToken == leaseToken)
+            {
+                return ValueTask.FromResult(Outcome(WriteResult.Duplicate, done));
+            }
+            if (Lookup(taskId, leaseToken) is { } refused)
+            {
+                return ValueTask.FromResult(refused);
+            }
+            var item = _tasks[taskId];
+            var run = item.Run;
+            if (ExceedsRowLimit(run, rows.Count) is { } tooLarge)
+            {
+                return ValueTask.FromResult(tooLarge);
+            }
+
+            // The task's rows join the result now, in completion order; Succeed puts them in sub-query order.
+            item.ResultStart = run.Result.Count;
+            if (item.Staging is { } staged)
+            {
+                foreach (var row in new RowPage(staged, 0, staged.Count))
+                {
+                    run.Result.Append(row.Span);
+                }
+            }
+            foreach (var row in rows)
+            {
+                run.Result.Append(row.Span);
+            }
+            item.ResultCount = run.Result.Count - item.ResultStart;
+            run.InCreationOrder &= item.Index > run.LastCommittedIndex;
+            run.LastCommittedIndex = Math.Max(run.LastCommittedIndex, item.Index);
+
+            run.License.Running.Remove(item);
+            item.State = TaskState.Done;
+            item.CompletedToken = leaseToken;
+            item.Staging = null;
+            item.Batches = null;
+
+            foreach (var payload in payloads)
+            {
+                Enqueue(AddTask(run, payload), atFront: false);
+            }
+            if (run.Tasks.TrueForAll(t => t.State == TaskState.Done))
+            {
+                Finish(run, ScheduleStatus.Success, now);
+            }
+            Pulse();
+            return ValueTask.FromResult(Outcome(WriteResult.Ok, item));
+        }
+    }
+
+    public ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var now = Tick();
+            if (Lookup(taskId, leaseToken) is { } refused)
+            {
+                return ValueTask.FromResult(refused);
+            }
+            var item = _tasks[taskId];
+            EndAttempt(item);
+            if (failure.Retryable && item.Attempt < _scheduler.MaxAttempts)
+            {
+                Enqueue(item, atFront: true);
+            }
+            else
+            {
+                FailRun(item.Run, new Failure(failure.Code, failure.Message), now);
+            }
+            Pulse();
+            return ValueTask.FromResult(Outcome(WriteResult.Ok, item));
+        }
+    }
+
+    // ---- scheduling ------------------------------------------------------------------------------
+
+    private List<LeasedTask> TryLease(LeaseCommand command, DateTimeOffset now)
+    {
+        var leased = new List<LeasedTask>();
+        var progress = true;
+        while (leased.Count < command.MaxTasks && progress)
+        {
+            // One pass gives each license with room at most one task; a served license moves to the back.
+            progress = false;
+            var node = _rotation.First;
+            while (node is not null && leased.Count < command.MaxTasks)
+            {
+                var next = node.Next;
+                var license = node.Value;
+                if (license.Queued.First is not { } first)
+                {
+                    _rotation.Remove(node);
+                    license.InRotation = false;
+                }
+                else if (license.Running.Count < MaxConcurrent(license.Id))
+                {
+                    var item = first.Value;
+                    license.Queued.RemoveFirst();
+                    StartLease(item, command.WorkerId, command.LeaseDuration, now);
+                    leased.Add(new LeasedTask(item.Id, item.Run.ScheduleId, item.Run.LicenseId, item.Payload, item.Attempt,
+                        item.LeaseToken!, item.LeaseExpiresAt));
+                    _rotation.Remove(node);
+                    if (license.Queued.Count > 0)
+                    {
+                        _rotation.AddLast(node);
+                    }
+                    else
+                    {
+                        license.InRotation = false;
+                    }
+                    progress = true;
+                }
+                node = next;
+            }
+        }
+        return leased;
+    }
+
+    private void StartLease(WorkItem item, string workerId, TimeSpan duration, DateTimeOffset now)
+    {
+        item.State = TaskState.Running;
+        item.Attempt++;
+        item.LeaseToken = NewId(24);
+        item.LeaseExpiresAt = now + duration;
+        item.WorkerId = workerId;
+        item.Run.License.Running.Add(item);
+        if (item.Run.Status == ScheduleStatus.Queued)
+        {
+            item.Run.Status = ScheduleStatus.Running;
+        }
+        Schedule(item.LeaseExpiresAt, EventKind.LeaseExpiry, item);
+    }
+
+    /// <summary>Takes a running task out of its lease; what it staged is discarded.</summary>
+    private static void EndAttempt(WorkItem item)
+    {
+        item.Run.License.Running.Remove(item);
+        item.LeaseToken = null;
+        item.Staging = null;
+        item.Batches = null;
+    }
+
+    private void Enqueue(WorkItem item, bool atFront)
+    {
+        var license = item.Run.License;
+        item.State = TaskState.Queued;
+        if (atFront)
+        {
+            license.Queued.AddFirst(item);
+        }
+        else
+        {
+            license.Queued.AddLast(item);
+        }
+        if (!license.InRotation)
+        {
+            _rotation.AddLast(license.RotationNode);
+            license.InRotation = true;
+        }
+    }
+
+    private void Activate(Run run, DateTimeOffset now)
+    {
+        run.Status = ScheduleStatus.Queued;
+        run.QueuedAt = now;
+        foreach (var item in run.Tasks)
+        {
+            Enqueue(item, atFront: false);
+        }
+        Schedule(now + _scheduler.MaxRunTime, EventKind.RunTimeout, run);
+        Pulse();
+    }
+
+    private void FailRun(Run run, Failure failure, DateTimeOffset now)
+    {
+        run.Failure = failure;
+        Finish(run, ScheduleStatus.Failure, now);
+    }
+
+    /// <summary>Ends a run: what is still queued is dropped, what runs is abandoned, the result is put in order.</summary>
+    private void Finish(Run run, ScheduleStatus status, DateTimeOffset finishedAt)
+    {
+        foreach (var item in run.Tasks)
+        {
+            switch (item.State)
+            {
+                case TaskState.Queued:
+                    run.License.Queued.Remove(item);
+                    item.State = TaskState.Dropped;
+                    break;
+                case TaskState.Running:
+                    EndAttempt(item);
+                    item.State = TaskState.Dropped;
+                    break;
+                case TaskState.Pending:
+                    item.State = TaskState.Dropped;
+                    break;
+            }
+        }
+
+        if (status == ScheduleStatus.Success && !run.InCreationOrder)
+        {
+            var ordered = new RowBuffer();
+            foreach (var item in run.Tasks)
+            {
+                foreach (var row in new RowPage(run.Result, item.ResultStart, item.ResultStart + item.ResultCount))
+                {
+                    ordered.Append(row.Span);
+                }
+            }
+            run.Result = ordered;
+        }
+        else if (status != ScheduleStatus.Success)
+        {
+            run.Result = RowBuffer.Empty; // Only a success serves rows; the memory goes now, not at expiry.
+        }
+
+        run.Status = status;
+        run.FinishedAt = finishedAt;
+        Schedule(finishedAt + _retention, EventKind.Retention, run);
+        Pulse();
+    }
+
+    private TaskOutcome? ExceedsRowLimit(Run run, int adding)
+    {
+        var staged = 0L;
+        foreach (var item in run.License.Running)
+        {
+            if (item.Run == run)
+            {
+                staged += item.Staging?.Count ?? 0;
+            }
+        }
+        if (run.Result.Count + staged + adding <= _scheduler.MaxRowsPerRun)
+        {
+            return null;
+        }
+        FailRun(run, new Failure("RESULT_TOO_LARGE",
+            $"The query produced more than {_scheduler.MaxRowsPerRun} rows, the most one query may return."), _time.GetUtcNow());
+        return TaskOutcome.Conflict("The run failed with RESULT_TOO_LARGE: these rows would exceed the row limit.");
+    }
+
+    private int MaxConcurrent(string licenseId) =>
+        _licenseOptions.TryGetValue(licenseId, out var options) && options.MaxConcurrentTasks is { } limit
+            ? limit
+            : _scheduler.DefaultMaxConcurrentTasks;
+
+    // ---- time ------------------------------------------------------------------------------------
+
+    /// <summary>Applies every timed event that is due and returns the time it used.</summary>
+    private DateTimeOffset Tick()
+    {
+        var now = _time.GetUtcNow();
+        while (_timeline.TryPeek(out var due, out var at) && at <= now)
+        {
+            _timeline.Dequeue();
+            Apply(due, now);
+        }
+        return now;
+    }
+
+    /// <summary>An event is applied only if what it was scheduled for still holds; otherwise it is stale.</summary>
+    private void Apply(TimedEvent due, DateTimeOffset now)
+    {
+        switch (due.Kind)
+        {
+            case EventKind.LeaseExpiry when due.Target is WorkItem item
+                                            && item.State == TaskState.Running
+                                            && item.LeaseExpiresAt <= now:
+                EndAttempt(item);
+                if (item.Attempt < _scheduler.MaxAttempts)
+                {
+                    Enqueue(item, atFront: true);
+                    Pulse();
+                }
+                else
+                {
+                    FailRun(item.Run, new Failure("TASK_LEASE_EXPIRED",
+                        $"A sub-query's lease expired on its last attempt ({item.Attempt} of {_scheduler.MaxAttempts})."), now);
+                }
+                break;
+            case EventKind.Activate when due.Target is Run run && IsCurrent(run) && run.Status == ScheduleStatus.Scheduled:
+                Activate(run, now);
+                break;
+            case EventKind.RunTimeout when due.Target is Run run && IsCurrent(run) && !run.Status.IsFinished():
+                FailRun(run, new Failure("QUERY_TIMEOUT",
+                    $"The query did not finish within the maximum run time ({_scheduler.MaxRunTime})."), now);
+                break;
+            case EventKind.Retention when due.Target is Run run && IsCurrent(run) && run.FinishedAt + _retention <= now:
+                RemoveRun(run);
+                break;
+        }
+    }
+
+    private void Schedule(DateTimeOffset at, EventKind kind, object target) => _timeline.Enqueue(new TimedEvent(kind, target), at);
+
+    private bool IsCurrent(Run run) => _runs.TryGetValue((run.LicenseId, run.ScheduleId), out var current) && current == run;
+
+    /// <summary>Wakes every waiting lease call; each takes a new look.</summary>
+    private void Pulse()
+    {
+        var signal = _workSignal;
+        _workSignal = NewSignal();
+        signal.TrySetResult();
+    }
+
+    // ---- bookkeeping -----------------------------------------------------------------------------
+
+    private LicenseQueue License(string licenseId)
+    {
+        if (!_licenses.TryGetValue(licenseId, out var license))
+        {
+            license = new LicenseQueue(licenseId);
+            _licenses[licenseId] = license;
+        }
+        return license;
+    }
+
+    private WorkItem AddTask(Run run, ReadOnlyMemory<byte> payload)
+    {
+        var item = new WorkItem("t_" + NewId(18), run, run.Tasks.Count, payload);
+        run.Tasks.Add(item);
+        _tasks[item.Id] = item;
+        return item;
+    }
+
+    private void RemoveRun(Run run)
+    {
+        if (!run.Status.IsFinished())
+        {
+            Finish(run, ScheduleStatus.Stopped, _time.GetUtcNow());
+        }
+        _runs.Remove((run.LicenseId, run.ScheduleId));
+        foreach (var item in run.Tasks)
+        {
+            _tasks.Remove(item.Id);
+        }
+    }
+
+    /// <summary>Null when <paramref name="leaseToken"/> holds the live lease of the task; else why not.</summary>
+    private TaskOutcome? Lookup(string taskId, string leaseToken)
+    {
+        if (!_tasks.TryGetValue(taskId, out var item))
+        {
+            return TaskOutcome.NotFound($"No task '{taskId}' exists, or its query's results have expired.");
+        }
+        if (item.State == TaskState.Running && item.LeaseToken == leaseToken)
+        {
+            return null;
+        }
+        var reason = item.State switch
+        {
+            TaskState.Dropped when item.Run.Status == ScheduleStatus.Stopped => "The query was stopped; this task was abandoned.",
+            TaskState.Dropped => $"The query finished ({item.Run.Status.ToWire()}); this task was abandoned.",
+            TaskState.Done => "The task was already completed under another lease.",
+            TaskState.Queued => "The lease expired; the task is waiting to be leased again.",
+            _ => "The lease token is stale or unknown: the lease expired and the task was leased again.",
+        };
+        return TaskOutcome.Conflict(reason);
+    }
+
+    private TaskOutcome Outcome(WriteResult result, WorkItem item) =>
+        new(result, null, item.State.ToString().ToUpperInvariant(), item.Attempt,
+            item.State == TaskState.Running ? item.LeaseExpiresAt : null);
+
+    private StatusSnapshot Snapshot(Run run, PageWindow window)
     {
         var ready = 0;
-        foreach (var task in schedule.SubQueries)
+        foreach (var item in run.Tasks)
         {
-            if (task == SubQueryState.Done)
+            if (item.State == TaskState.Done)
             {
                 ready++;
             }
         }
-
-        // The license queue is every unfinished schedule's tasks that wait or run.
-        var scheduled = 0;
-        var running = 0;
-        foreach (var other in license.Schedules.Values)
-        {
-            if (other.Status.IsFinished())
-            {
-                continue;
-            }
-            foreach (var task in other.SubQueries)
-            {
-                if (task == SubQueryState.Queued)
-                {
-                    scheduled++;
-                }
-                else if (task == SubQueryState.Running)
-                {
-                    running++;
-                }
-            }
-        }
-
-        var total = schedule.Status == ScheduleStatus.Success ? schedule.Rows.Count : 0;
+        var total = run.Status == ScheduleStatus.Success ? run.Result.Count : 0;
         var (start, end) = window.Resolve(total);
-        var page = total > 0 ? new RowPage(schedule.Rows, start, end) : RowPage.Empty(start);
-
         return new StatusSnapshot(
-            schedule.ScheduleId,
-            schedule.Status,
+            run.ScheduleId,
+            run.Status,
             ready,
-            schedule.SubQueries.Length,
-            scheduled,
-            running,
-            schedule.Failure,
-            schedule.FinishedAt + _retention,
+            run.Tasks.Count,
+            run.License.Queued.Count,
+            run.License.Running.Count,
+            run.Failure,
+            run.FinishedAt + _retention,
             total,
-            page);
+            total > 0 ? new RowPage(run.Result, start, end) : RowPage.Empty(start));
     }
 
-    private sealed class LicenseState
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Random URL-safe text: <paramref name="bytes"/> random bytes as base64url.</summary>
+    private static string NewId(int bytes)
     {
-        public object Gate { get; } = new();
-        public Dictionary<string, ScheduleState> Schedules { get; } = new(StringComparer.Ordinal);
+        Span<byte> random = stackalloc byte[bytes];
+        RandomNumberGenerator.Fill(random);
+        return Convert.ToBase64String(random).Replace('+', '-').Replace('/', '_').TrimEnd('=');
     }
 
-    private sealed record ScheduleState(
-        string ScheduleId,
-        ScheduleStatus Status,
-        SubQueryState[] SubQueries,
-        RowBuffer Rows,
-        Failure? Failure,
-        DateTimeOffset? FinishedAt);
-}
-
-internal static class DictionaryExtensions
-{
-    public static int RemoveWhere<TKey, TValue>(this Dictionary<TKey, TValue> dictionary, Func<TValue, bool> predicate)
-        where TKey : notnull
+    private enum TaskState
     {
-        var doomed = dictionary.Where(pair => predicate(pair.Value)).Select(pair => pair.Key).ToList();
-        foreach (var key in doomed)
+        /// <summary>Its run waits for its start time; not in any queue yet.</summary>
+        Pending,
+        Queued,
+        Running,
+        Done,
+
+        /// <summary>Its run ended before it did (stopped, failed, timed out).</summary>
+        Dropped,
+    }
+
+    private enum EventKind
+    {
+        LeaseExpiry,
+        Activate,
+        RunTimeout,
+        Retention,
+    }
+
+    private sealed record TimedEvent(EventKind Kind, object Target);
+
+    private sealed class LicenseQueue
+    {
+        public LicenseQueue(string id)
         {
-            dictionary.Remove(key);
+            Id = id;
+            RotationNode = new LinkedListNode<LicenseQueue>(this);
         }
-        return doomed.Count;
+
+        public string Id { get; }
+        public LinkedList<WorkItem> Queued { get; } = new();
+        public HashSet<WorkItem> Running { get; } = [];
+        public LinkedListNode<LicenseQueue> RotationNode { get; }
+        public bool InRotation { get; set; }
+    }
+
+    private sealed class Run(string licenseId, string scheduleId, LicenseQueue license)
+    {
+        public string LicenseId { get; } = licenseId;
+        public string ScheduleId { get; } = scheduleId;
+        public LicenseQueue License { get; } = license;
+        public List<WorkItem> Tasks { get; } = [];
+        public ScheduleStatus Status { get; set; }
+        public Failure? Failure { get; set; }
+        public DateTimeOffset? QueuedAt { get; set; }
+        public DateTimeOffset? FinishedAt { get; set; }
+
+        /// <summary>Committed rows; in completion order until the run succeeds.</summary>
+        public RowBuffer Result { get; set; } = new();
+
+        public bool InCreationOrder { get; set; } = true;
+        public int LastCommittedIndex { get; set; } = -1;
+    }
+
+    private sealed class WorkItem(string id, Run run, int index, ReadOnlyMemory<byte> payload)
+    {
+        public string Id { get; } = id;
+        public Run Run { get; } = run;
+
+        /// <summary>Position among the run's sub-queries, in creation order: the order of the result.</summary>
+        public int Index { get; } = index;
+
+        public ReadOnlyMemory<byte> Payload { get; } = payload;
+        public TaskState State { get; set; } = TaskState.Pending;
+        public int Attempt { get; set; }
+        public string? LeaseToken { get; set; }
+        public DateTimeOffset LeaseExpiresAt { get; set; }
+        public string? WorkerId { get; set; }
+        public RowBuffer? Staging { get; set; }
+        public HashSet<long>? Batches { get; set; }
+        public string? CompletedToken { get; set; }
+        public long ResultStart { get; set; }
+        public long ResultCount { get; set; }
     }
 }

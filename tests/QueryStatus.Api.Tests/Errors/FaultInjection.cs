@@ -8,7 +8,8 @@ namespace QueryStatus.Api.Tests.Errors;
 
 /// <summary>
 /// A schedule store that fails every read with a fresh exception from <paramref name="fault"/>; its
-/// health ping fails the same way when <paramref name="pingFails"/> is set. Writes are accepted and dropped.
+/// health ping fails the same way when <paramref name="pingFails"/> is set. Seed writes are accepted and
+/// dropped; scheduler writes fail like reads.
 /// </summary>
 public sealed class ThrowingStore(Func<Exception> fault, bool pingFails) : IScheduleStore
 {
@@ -29,6 +30,20 @@ public sealed class ThrowingStore(Func<Exception> fault, bool pingFails) : ISche
 
     public ValueTask PingAsync(CancellationToken cancellationToken) =>
         pingFails ? throw fault() : ValueTask.CompletedTask;
+
+    public ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<WriteOutcome> StopAsync(string licenseId, string scheduleId, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<IReadOnlyList<LeasedTask>> LeaseAsync(LeaseCommand command, TimeSpan wait, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<TaskOutcome> HeartbeatAsync(string taskId, string leaseToken, TimeSpan leaseDuration, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<TaskOutcome> AppendRowsAsync(string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<TaskOutcome> CompleteAsync(string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries, CancellationToken cancellationToken) => throw fault();
+
+    public ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken) => throw fault();
 }
 
 /// <summary>The real host with <see cref="ThrowingStore"/> in place of the in-memory store.</summary>
