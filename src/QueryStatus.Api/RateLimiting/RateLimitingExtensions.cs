@@ -85,13 +85,15 @@ public static class RateLimitingExtensions
     }
 
     /// <summary>
-    /// Limits requests and reports the caller's budget on every response it applies to, errors
-    /// included. Runs after authentication so the partition is the caller's license.
+    /// Reports the caller's budget on every response it applies to, errors included. Must run before
+    /// authentication: a request can fail there (a malformed api_key or json is a 400 thrown by the
+    /// API-key handler) and never reach <see cref="UseLicenseRateLimiting"/>. The values are read when
+    /// the response starts, so they are those of the caller's partition by then.
     /// </summary>
-    public static IApplicationBuilder UseLicenseRateLimiting(this IApplicationBuilder app)
+    public static IApplicationBuilder UseRateLimitHeaders(this IApplicationBuilder app)
     {
         var limiter = app.ApplicationServices.GetRequiredService<LicenseRateLimiter>();
-        app.Use((context, next) =>
+        return app.Use((context, next) =>
         {
             if (LicenseRateLimiter.IsLimited(context.Request.Path))
             {
@@ -105,7 +107,8 @@ public static class RateLimitingExtensions
             }
             return next(context);
         });
-        app.UseRateLimiter();
-        return app;
     }
+
+    /// <summary>Limits requests. Runs after authentication so the partition is the caller's license.</summary>
+    public static IApplicationBuilder UseLicenseRateLimiting(this IApplicationBuilder app) => app.UseRateLimiter();
 }
