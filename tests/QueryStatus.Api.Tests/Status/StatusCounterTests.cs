@@ -1,0 +1,161 @@
+using System.Text.Json;
+using QueryStatus.Api.Store;
+using QueryStatus.Api.Tests.Infrastructure;
+using static QueryStatus.Api.Tests.Status.StatusTestKit;
+
+namespace QueryStatus.Api.Tests.Status;
+
+/// <summary>
+/// meta.progress counts this schedule's sub-queries; meta.workflow counts the license queue: QUEUED and
+/// RUNNING tasks of every unfinished schedule of the same license. Each test uses its own license.
+/// </summary>
+public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+{
+    private static ScheduleRecord Record(string license, ScheduleStatus status, params SubQueryState[] subQueries) =>
+        new(TestData.NewScheduleId(), license, status, subQueries,
+            status == ScheduleStatus.Success ? TestData.Rows(1) : RowBuffer.Empty,
+            status == ScheduleStatus.Failure ? new Failure("E", "failed") : null,
+            null);
+
+    private static (int Ready, int Total) Progress(JsonElement body)
+    {
+        var progress = body.Meta().GetProperty("progress");
+        return (progress.GetProperty("queries_ready").GetInt32(), progress.GetProperty("queries_total").GetInt32());
+    }
+
+    private static (int Scheduled, int Running) Workflow(JsonElement body)
+    {
+        var workflow = body.Meta().GetProperty("workflow");
+        return (workflow.GetProperty("tasks_scheduled").GetInt32(), workflow.GetProperty("tasks_running").GetInt32());
+    }
+
+    private static Task<JsonElement> StatusOfAsync(HttpClient client, ScheduleRecord schedule) =>
+        client.GetOkAsync(Url(("schedule_id", schedule.ScheduleId)));
+
+    [Fact]
+    public async Task ProgressCountsThisSchedulesSubQueriesAndTheDoneOnes()
+    {
+        var license = TestData.NewLicenseId();
+        var running = await factory.PutAsync(Record(license, ScheduleStatus.Running,
+            SubQueryState.Done, SubQueryState.Done, SubQueryState.Running, SubQueryState.Queued, SubQueryState.Queued));
+        var succeeded = await factory.PutAsync(Record(license, ScheduleStatus.Success,
+            SubQueryState.Done, SubQueryState.Done, SubQueryState.Done, SubQueryState.Done));
+        using var client = factory.CreateJwtClient(license);
+
+        Assert.Equal((2, 5), Progress(await StatusOfAsync(client, running)));
+        Assert.Equal((4, 4), Progress(await StatusOfAsync(client, succeeded)));
+    }
+
+    [Fact]
+    public async Task NoQueryIsReadyBeforeAnySubQueryIsDone()
+    {
+        var license = TestData.NewLicenseId();
+        var scheduled = await factory.PutAsync(Record(license, ScheduleStatus.Scheduled,
+            SubQueryState.Queued, SubQueryState.Queued, SubQueryState.Queued));
+        using var client = factory.CreateJwtClient(license);
+
+        Assert.Equal((0, 3), Progress(await StatusOfAsync(client, scheduled)));
+    }
+
+    [Fact]
+    public async Task StoppedScheduleReportsTheSubQueriesItFinished()
+    {
+        var license = TestData.NewLicenseId();
+        var stopped = await factory.PutAsync(Record(license, ScheduleStatus.Stopped, SubQueryState.Done, SubQueryState.Done));
+        var stoppedEarly = await factory.PutAsync(Record(license, ScheduleStatus.Stopped));
+        using var client = factory.CreateJwtClient(license);
+
+        Assert.Equal((2, 2), Progress(await StatusOfAsync(client, stopped)));
+        Assert.Equal((0, 0), Progress(await StatusOfAsync(client, stoppedEarly)));
+    }
+
+    [Fact]
+    public async Task WorkflowCountsQueuedAndRunningTasksAcrossTheLicensesUnfinishedSchedules()
+    {
+        var license = TestData.NewLicenseId();
+        ScheduleRecord[] schedules =
+        [
+            await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Done, SubQueryState.Running, SubQueryState.Queued)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Queued, SubQueryState.Queued, SubQueryState.Queued)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Scheduled, SubQueryState.Queued)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Running)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Success, SubQueryState.Done, SubQueryState.Done)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Failure, SubQueryState.Done)),
+            await factory.PutAsync(Record(license, ScheduleStatus.Stopped, SubQueryState.Done)),
+        ];
+        using var client = factory.CreateJwtClient(license);
+
+        // Queued: 1 + 2 + 1; running: 1 + 2. Every schedule of the license, finished or not, sees the same queue.
+        foreach (var schedule in schedules)
+        {
+            Assert.Equal((4, 3), Workflow(await StatusOfAsync(client, schedule)));
+        }
+    }
+
+    [Fact]
+    public async Task OtherLicensesTasksDoNotCountInTheQueue()
+    {
+        var license = TestData.NewLicenseId();
+        var other = TestData.NewLicenseId();
+        var mine = await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Queued));
+        await factory.PutAsync(Record(other, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Running, SubQueryState.Queued));
+        await factory.PutAsync(Record(other, ScheduleStatus.Queued, SubQueryState.Queued, SubQueryState.Queued, SubQueryState.Queued));
+        await factory.PutAsync(Record(TestKeys.Primary.LicenseId, ScheduleStatus.Queued, SubQueryState.Queued));
+        using var client = factory.CreateJwtClient(license);
+        using var otherClient = factory.CreateJwtClient(other);
+
+        Assert.Equal((1, 1), Workflow(await StatusOfAsync(client, mine)));
+
+        var otherSchedule = await factory.PutAsync(Record(other, ScheduleStatus.Scheduled, SubQueryState.Queued));
+        Assert.Equal((5, 2), Workflow(await StatusOfAsync(otherClient, otherSchedule)));
+        Assert.Equal((1, 1), Workflow(await StatusOfAsync(client, mine)));
+    }
+
+    [Theory]
+    [InlineData(ScheduleStatus.Success)]
+    [InlineData(ScheduleStatus.Failure)]
+    [InlineData(ScheduleStatus.Stopped)]
+    public async Task ScheduleThatFinishesLeavesTheQueue(ScheduleStatus finished)
+    {
+        var license = TestData.NewLicenseId();
+        var leaving = await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Queued));
+        var staying = await factory.PutAsync(Record(license, ScheduleStatus.Running,
+            SubQueryState.Done, SubQueryState.Running, SubQueryState.Running, SubQueryState.Queued));
+        using var client = factory.CreateJwtClient(license);
+
+        Assert.Equal((2, 3), Workflow(await StatusOfAsync(client, staying)));
+
+        await factory.PutAsync(leaving with { Status = finished, SubQueries = [SubQueryState.Done, SubQueryState.Done],
+            Rows = finished == ScheduleStatus.Success ? TestData.Rows(2) : RowBuffer.Empty,
+            Failure = finished == ScheduleStatus.Failure ? new Failure("E", "failed") : null });
+
+        Assert.Equal((1, 2), Workflow(await StatusOfAsync(client, staying)));
+        var left = await StatusOfAsync(client, leaving);
+        Assert.Equal((1, 2), Workflow(left));
+        Assert.Equal((2, 2), Progress(left));
+    }
+
+    [Fact]
+    public async Task QueueIsEmptyWhenTheLicenseHasOnlyFinishedSchedules()
+    {
+        var license = TestData.NewLicenseId();
+        var succeeded = await factory.PutAsync(Record(license, ScheduleStatus.Success, SubQueryState.Done));
+        await factory.PutAsync(Record(license, ScheduleStatus.Failure, SubQueryState.Done, SubQueryState.Done));
+        using var client = factory.CreateJwtClient(license);
+
+        Assert.Equal((0, 0), Workflow(await StatusOfAsync(client, succeeded)));
+    }
+
+    [Fact]
+    public async Task QueueCountsTheTasksOfANewlyAddedSchedule()
+    {
+        var license = TestData.NewLicenseId();
+        var first = await factory.PutAsync(Record(license, ScheduleStatus.Queued, SubQueryState.Queued));
+        using var client = factory.CreateJwtClient(license);
+        Assert.Equal((1, 0), Workflow(await StatusOfAsync(client, first)));
+
+        await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Queued, SubQueryState.Queued));
+
+        Assert.Equal((3, 1), Workflow(await StatusOfAsync(client, first)));
+    }
+}
