@@ -35,9 +35,6 @@ var app = builder.Build();
 app.UseQueryStatusRequestLogging();
 app.UseErrorEnvelope();
 
-// Rate-limit headers on every response, including those that fail in authentication, before the limiter runs.
-app.UseRateLimitHeaders();
-
 // Preflights are answered before routing or auth: browsers send them without credentials.
 app.UseCors();
 app.UseRouting();
