@@ -6,6 +6,8 @@ using QueryStatus.Api.OpenApi;
 using QueryStatus.Api.RateLimiting;
 using QueryStatus.Api.Status;
 using QueryStatus.Api.Store;
+using QueryStatus.Api.Submission;
+using QueryStatus.Api.Tasks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -25,6 +27,8 @@ builder.Services.AddLicenseRateLimiting();
 builder.Services.AddScheduleStore();
 
 builder.Services.AddStatusApi();
+builder.Services.AddSubmissionApi();
+builder.Services.AddTasksApi();
 builder.Services.AddQueryStatusHealth();
 builder.Services.AddQueryStatusCors();
 builder.Services.AddQueryStatusOpenApi();
@@ -41,6 +45,8 @@ app.UseRouting();
 
 // Budget headers on every API response, failures raised during authentication included.
 app.UseRateLimitHeaders();
+// Worker calls carry rows: their bodies are capped (413) before anything reads them.
+app.UseWorkerBodyLimit();
 app.UseAuthentication();
 // After authentication, so requests are counted against the caller's license.
 app.UseLicenseRateLimiting();
@@ -49,5 +55,7 @@ app.UseAuthorization();
 app.UseQueryStatusOpenApi();
 app.MapQueryStatusHealth();
 app.MapStatusApi();
+app.MapSubmissionApi();
+app.MapTasksApi();
 
 await app.RunOrReportAsync();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace QueryStatus.Api.Errors;
@@ -35,10 +36,14 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         }
     }
 
-    private static string BindingDescription(BadHttpRequestException exception) => exception.StatusCode switch
+    private static string BindingDescription(BadHttpRequestException exception) => exception switch
     {
-        StatusCodes.Status413PayloadTooLarge => "The request body is larger than this endpoint accepts.",
-        StatusCodes.Status415UnsupportedMediaType => "Send the request body as application/json.",
+        { StatusCode: StatusCodes.Status413PayloadTooLarge } => "The request body is larger than this endpoint accepts.",
+        { StatusCode: StatusCodes.Status415UnsupportedMediaType } => "Send the request body as application/json.",
+        // The serializer's message can quote the body; its path and position say where the problem is.
+        { InnerException: JsonException json } => json.Path is { Length: > 1 } path
+            ? $"The request body does not fit this endpoint at {path} (a value of the wrong type, or not valid JSON)."
+            : $"The request body is not valid JSON (line {json.LineNumber + 1}, byte {json.BytePositionInLine + 1}).",
         _ => exception.Message,
     };
 

@@ -17,3 +17,16 @@ public sealed record ErrorDoc(
     [property: JsonPropertyName("code"), Description("Stable, screaming-snake-case identifier for the error condition. Clients should branch on this, not on message.")] string Code,
     [property: JsonPropertyName("message"), Description("Short, human-readable summary of the error.")] string Message,
     [property: JsonPropertyName("description"), Description("Optional longer explanation specific to this occurrence.")] string? Description);
+
+public static class ErrorEnvelopeDocExtensions
+{
+    /// <summary>Documents the envelope for each status, plus the 500 and 503 any endpoint can answer.</summary>
+    public static RouteHandlerBuilder ProducesErrors(this RouteHandlerBuilder builder, params int[] statuses)
+    {
+        foreach (var status in statuses.Append(StatusCodes.Status500InternalServerError).Append(StatusCodes.Status503ServiceUnavailable))
+        {
+            builder.Produces<ErrorEnvelopeDoc>(status, ErrorEnvelope.ContentType);
+        }
+        return builder;
+    }
+}

@@ -35,6 +35,7 @@ public static class ErrorHandlingExtensions
         StatusCodes.Status404NotFound => $"No endpoint matches {context.Request.Path}.",
         StatusCodes.Status405MethodNotAllowed =>
             $"{context.Request.Method} is not supported here; allowed: {context.Response.Headers.Allow}.",
+        StatusCodes.Status415UnsupportedMediaType => "Send the request body as application/json.",
         _ => null,
     };
 }

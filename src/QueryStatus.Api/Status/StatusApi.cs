@@ -11,6 +11,8 @@ public static class StatusApi
 {
     public const string StatusPath = "/enterprise/v2/query/status";
 
+    public static string StatusLocation(string scheduleId) => $"{StatusPath}?schedule_id={scheduleId}";
+
     public static IServiceCollection AddStatusApi(this IServiceCollection services)
     {
         services.AddOptions<PagingOptions>().BindConfiguration(PagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -33,13 +35,7 @@ public static class StatusApi
                 "or inside one URL-encoded JSON object in `json`.")
             .WithValidation()
             .Produces<StatusResponseDoc>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status400BadRequest, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status401Unauthorized, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status403Forbidden, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status404NotFound, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status429TooManyRequests, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status500InternalServerError, ErrorEnvelope.ContentType)
-            .Produces<ErrorEnvelopeDoc>(StatusCodes.Status503ServiceUnavailable, ErrorEnvelope.ContentType);
+            .ProducesErrors(400, 401, 403, 404, 429);
 
         return routes;
     }

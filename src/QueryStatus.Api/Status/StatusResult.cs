@@ -9,7 +9,7 @@ namespace QueryStatus.Api.Status;
 /// Writes the 200 status body straight to the response pipe: meta through <see cref="Utf8JsonWriter"/>,
 /// rows as the stored bytes, so a page costs its own bytes and no object per row.
 /// </summary>
-public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statusCode = StatusCodes.Status200OK)
+public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statusCode = StatusCodes.Status200OK, string? location = null)
     : IResult, IStatusCodeHttpResult
 {
     private const int FlushThreshold = 64 * 1024;
@@ -22,6 +22,10 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         var response = httpContext.Response;
         response.StatusCode = statusCode;
         response.ContentType = ErrorEnvelope.ContentType;
+        if (location is not null)
+        {
+            response.Headers.Location = location;
+        }
 
         var body = response.BodyWriter;
         var cancellation = httpContext.RequestAborted;

@@ -43,6 +43,10 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
             builder.UseSetting($"Auth:ApiKeys:{index}:LicenseId", key.LicenseId);
             builder.UseSetting($"Auth:ApiKeys:{index}:Name", key.Name);
             builder.UseSetting($"Auth:ApiKeys:{index}:Disabled", key.Disabled ? "true" : "false");
+            foreach (var (scope, s) in (key.Scopes ?? []).Select((scope, s) => (scope, s)))
+            {
+                builder.UseSetting($"Auth:ApiKeys:{index}:Scopes:{s}", scope);
+            }
         }
 
         builder.UseSetting("Authentication:Schemes:Bearer:ValidIssuer", TestJwt.Issuer);
@@ -76,12 +80,16 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
         return client;
     }
 
-    /// <summary>A client that sends a valid JWT for <paramref name="licenseId"/>.</summary>
-    public HttpClient CreateClientWithJwt(string licenseId)
+    /// <summary>A client that sends a valid JWT for <paramref name="licenseId"/>, with a <c>scope</c> claim when given.</summary>
+    public HttpClient CreateClientWithJwt(string? licenseId, string? scope = null)
     {
         var client = CreateClient();
+        var claims = scope is null ? null : new[] { new System.Security.Claims.Claim("scope", scope) };
         client.DefaultRequestHeaders.Authorization =
-            new AuthenticationHeaderValue("Bearer", TestJwt.Create(licenseId, now: Time.GetUtcNow()));
+            new AuthenticationHeaderValue("Bearer", TestJwt.Create(licenseId, now: Time.GetUtcNow(), extraClaims: claims));
         return client;
     }
+
+    /// <summary>A worker client (<see cref="TestKeys.Worker"/>).</summary>
+    public HttpClient CreateWorkerClient() => CreateClientWithApiKey(TestKeys.Worker);
 }

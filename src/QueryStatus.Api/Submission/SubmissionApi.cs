@@ -1,0 +1,92 @@
+using System.Runtime.InteropServices;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using QueryStatus.Api.Auth;
+using QueryStatus.Api.Errors;
+using QueryStatus.Api.Status;
+using QueryStatus.Api.Store;
+
+namespace QueryStatus.Api.Submission;
+
+public static class SubmissionApi
+{
+    public static IServiceCollection AddSubmissionApi(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidator<SubmitRequest>, SubmitRequestValidator>();
+        services.AddSingleton<IValidator<StopRequest>, StopRequestValidator>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapSubmissionApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/enterprise/v2/query")
+            .WithTags("Query submission")
+            .RequireAuthorization(Scopes.QueryWrite)
+            .WithValidation();
+
+        group.MapPost("/submit", Submit)
+            .WithName("SubmitQuery")
+            .WithSummary("Submit a query: its sub-queries join the license's queue")
+            .WithDescription(
+                "Creates a run of `schedule_id` (generated when left out) for the caller's license and answers 202 with " +
+                "its status and a Location header pointing at the status URL. Only one run per schedule ID at a time: " +
+                "409 while the previous one has not finished; a finished one is replaced, results included.")
+            .Accepts<SubmitRequest>("application/json")
+            .Produces<StatusResponseDoc>(StatusCodes.Status202Accepted, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 409, 413, 415, 429);
+
+        group.MapPost("/stop", Stop)
+            .WithName("StopQuery")
+            .WithSummary("Stop a query: queued sub-queries are dropped, running ones abandoned")
+            .WithDescription("`schedule_id` as on the status endpoint (plain or inside `json`), or in a JSON body. 409 if the run already finished.")
+            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 429);
+
+        return routes;
+    }
+
+    /// <summary>Starts a run of the caller's license.</summary>
+    public static async Task<Results<StatusResult, ErrorResult>> Submit(
+        [FromBody] SubmitRequest request,
+        ClaimsPrincipal user,
+        IScheduleStore store,
+        CancellationToken cancellationToken)
+    {
+        var scheduleId = request.ScheduleId ?? NewScheduleId();
+        DateTimeOffset? notBefore = SubmitRequest.TryParseTime(request.NotBefore, out var time) ? time : null;
+        var payloads = request.SubQueries!.Select(s => (ReadOnlyMemory<byte>)JsonMarshal.GetRawUtf8Value(s).ToArray()).ToList();
+
+        var outcome = await store.SubmitAsync(new SubmitCommand(user.GetLicenseId(), scheduleId, payloads, notBefore), cancellationToken);
+        return outcome.Result == WriteResult.Ok
+            ? new StatusResult(outcome.Status!, pretty: false, StatusCodes.Status202Accepted, StatusApi.StatusLocation(scheduleId))
+            : outcome.ToError();
+    }
+
+    /// <summary>Stops a run of the caller's license.</summary>
+    public static async Task<Results<StatusResult, ErrorResult>> Stop(
+        StopRequest request,
+        ClaimsPrincipal user,
+        IScheduleStore store,
+        CancellationToken cancellationToken)
+    {
+        var outcome = await store.StopAsync(user.GetLicenseId(), request.ScheduleId!, cancellationToken);
+        return outcome.Result == WriteResult.Ok ? new StatusResult(outcome.Status!, pretty: false) : outcome.ToError();
+    }
+
+    /// <summary>"q_" and 24 random URL-safe characters: within the schedule_id rule, unguessable.</summary>
+    private static string NewScheduleId()
+    {
+        Span<byte> random = stackalloc byte[18];
+        RandomNumberGenerator.Fill(random);
+        return "q_" + Convert.ToBase64String(random).Replace('+', '-').Replace('/', '_');
+    }
+
+    private static ErrorResult ToError(this WriteOutcome outcome) => outcome.Result switch
+    {
+        WriteResult.NotFound => new ErrorResult(StatusCodes.Status404NotFound, outcome.Reason, message: "Query status not found."),
+        _ => new ErrorResult(StatusCodes.Status409Conflict, outcome.Reason),
+    };
+}

@@ -1,0 +1,156 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using QueryStatus.Api.Auth;
+using QueryStatus.Api.Errors;
+using QueryStatus.Api.Store;
+
+namespace QueryStatus.Api.Tasks;
+
+/// <summary>The worker protocol: lease tasks, heartbeat, send rows, complete or fail. Workers serve every license.</summary>
+public static class TasksApi
+{
+    public const string Prefix = "/enterprise/v2/tasks";
+
+    private static readonly JsonElement NullPayload = JsonDocument.Parse("null").RootElement.Clone();
+
+    public static IServiceCollection AddTasksApi(this IServiceCollection services)
+    {
+        services.AddSingleton<IValidator<LeaseRequest>, LeaseRequestValidator>();
+        services.AddSingleton<IValidator<HeartbeatRequest>, HeartbeatRequestValidator>();
+        services.AddSingleton<IValidator<RowsRequest>, RowsRequestValidator>();
+        services.AddSingleton<IValidator<CompleteRequest>, CompleteRequestValidator>();
+        services.AddSingleton<IValidator<FailRequest>, FailRequestValidator>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapTasksApi(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup(Prefix)
+            .WithTags("Worker protocol")
+            .RequireAuthorization(Scopes.Worker)
+            .WithValidation();
+
+        group.MapPost("/lease", Lease)
+            .WithName("LeaseTasks")
+            .WithSummary("Lease ready tasks (FIFO per license, fair across licenses), waiting up to wait_seconds for one")
+            .Accepts<LeaseRequest>("application/json")
+            .Produces<LeaseResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 413, 415, 429);
+
+        group.MapPost("/{task_id}/heartbeat", Heartbeat)
+            .WithName("HeartbeatTask")
+            .WithSummary("Extend a task's lease")
+            .Accepts<HeartbeatRequest>("application/json")
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
+
+        group.MapPost("/{task_id}/rows", AppendRows)
+            .WithName("AppendTaskRows")
+            .WithSummary("Send a batch of result rows; a repeated (lease_token, batch) is acknowledged once more and adds nothing")
+            .Accepts<RowsRequest>("application/json")
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
+
+        group.MapPost("/{task_id}/complete", Complete)
+            .WithName("CompleteTask")
+            .WithSummary("Seal a task: its rows join the result, new sub-queries join the query; repeating it is a no-op")
+            .Accepts<CompleteRequest>("application/json")
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
+
+        group.MapPost("/{task_id}/fail", Fail)
+            .WithName("FailTask")
+            .WithSummary("Report a failed attempt: retried while retryable and attempts remain, else the query fails")
+            .Accepts<FailRequest>("application/json")
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
+
+        return routes;
+    }
+
+    /// <summary>Leases up to max_tasks tasks.</summary>
+    public static async Task<JsonHttpResult<LeaseResponse>> Lease(
+        [FromBody] LeaseRequest request, IScheduleStore store, CancellationToken cancellationToken)
+    {
+        var command = new LeaseCommand(request.WorkerId!, request.MaxTasks ?? 1, TimeSpan.FromSeconds(request.LeaseSeconds ?? 60));
+        var tasks = await store.LeaseAsync(command, TimeSpan.FromSeconds(request.WaitSeconds ?? 0), cancellationToken);
+        return Json(new LeaseResponse([.. tasks.Select(t => new LeasedTaskDoc(
+            t.TaskId, t.ScheduleId, t.LicenseId, Payload(t.Payload), t.Attempt, t.LeaseToken, t.LeaseExpiresAt.UtcDateTime))]));
+    }
+
+    /// <summary>Extends the lease of a running task.</summary>
+    public static async Task<Results<JsonHttpResult<TaskCallResponse>, ErrorResult>> Heartbeat(
+        [FromRoute(Name = "task_id")] string taskId, [FromBody] HeartbeatRequest request, IScheduleStore store, CancellationToken cancellationToken) =>
+        Answer(taskId, await store.HeartbeatAsync(taskId, request.LeaseToken!, TimeSpan.FromSeconds(request.LeaseSeconds ?? 60), cancellationToken));
+
+    /// <summary>Stages a batch of rows.</summary>
+    public static async Task<Results<JsonHttpResult<TaskCallResponse>, ErrorResult>> AppendRows(
+        [FromRoute(Name = "task_id")] string taskId, [FromBody] RowsRequest request, IScheduleStore store, CancellationToken cancellationToken) =>
+        Answer(taskId, await store.AppendRowsAsync(taskId, request.LeaseToken!, request.Batch!.Value, Raw(request.Rows), cancellationToken),
+            reportRows: true);
+
+    /// <summary>Seals the task.</summary>
+    public static async Task<Results<JsonHttpResult<TaskCallResponse>, ErrorResult>> Complete(
+        [FromRoute(Name = "task_id")] string taskId, [FromBody] CompleteRequest request, IScheduleStore store, CancellationToken cancellationToken) =>
+        Answer(taskId, await store.CompleteAsync(taskId, request.LeaseToken!, Raw(request.Rows), Raw(request.SubQueries), cancellationToken));
+
+    /// <summary>Reports a failed attempt.</summary>
+    public static async Task<Results<JsonHttpResult<TaskCallResponse>, ErrorResult>> Fail(
+        [FromRoute(Name = "task_id")] string taskId, [FromBody] FailRequest request, IScheduleStore store, CancellationToken cancellationToken) =>
+        Answer(taskId, await store.FailAsync(taskId, request.LeaseToken!,
+            new TaskFailure(request.Code!, request.Message!, request.Retryable ?? false), cancellationToken));
+
+    /// <summary>
+    /// The request body cap of worker calls (<c>Scheduler:MaxRequestBodyBytes</c>): a declared length over it is
+    /// refused before reading; a chunked body is cut off by the server when it passes it. Both answer 413.
+    /// </summary>
+    public static IApplicationBuilder UseWorkerBodyLimit(this IApplicationBuilder app) =>
+        app.UseWhen(c => c.Request.Path.StartsWithSegments(Prefix), branch => branch.Use((context, next) =>
+        {
+            var limit = context.RequestServices.GetRequiredService<IOptions<SchedulerOptions>>().Value.MaxRequestBodyBytes;
+            if (context.Request.ContentLength > limit)
+            {
+                return ErrorEnvelope.WriteAsync(context, StatusCodes.Status413PayloadTooLarge,
+                    $"Worker calls may send at most {limit} bytes; send rows in smaller batches.");
+            }
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            {
+                size.MaxRequestBodySize = limit;
+            }
+            return next(context);
+        }));
+
+    private static Results<JsonHttpResult<TaskCallResponse>, ErrorResult> Answer(string taskId, TaskOutcome outcome, bool reportRows = false) =>
+        outcome.Result switch
+        {
+            WriteResult.NotFound => new ErrorResult(StatusCodes.Status404NotFound, outcome.Reason, message: "Task not found."),
+            WriteResult.Conflict => new ErrorResult(StatusCodes.Status409Conflict, outcome.Reason),
+            _ => Json(new TaskCallResponse(
+                taskId,
+                // A task dropped by the failure it just reported is, to its worker, failed.
+                outcome.TaskState == "DROPPED" ? "FAILED" : outcome.TaskState!,
+                outcome.Attempt,
+                outcome.LeaseExpiresAt?.UtcDateTime,
+                outcome.Result == WriteResult.Duplicate,
+                reportRows ? outcome.RowsAccepted : null)),
+        };
+
+    private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: ErrorEnvelope.ContentType);
+
+    private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<JsonElement>? values) =>
+        values is null ? [] : [.. values.Select(v => (ReadOnlyMemory<byte>)JsonMarshal.GetRawUtf8Value(v).ToArray())];
+
+    private static JsonElement Payload(ReadOnlyMemory<byte> payload)
+    {
+        if (payload.IsEmpty)
+        {
+            return NullPayload; // A seeded task has no payload.
+        }
+        using var document = JsonDocument.Parse(payload);
+        return document.RootElement.Clone();
+    }
+}
