@@ -40,7 +40,10 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
         foreach (var (key, index) in TestKeys.All.Select((k, i) => (k, i)))
         {
             builder.UseSetting($"Auth:ApiKeys:{index}:KeyHash", ApiKeyRegistry.Hash(key.Key));
-            builder.UseSetting($"Auth:ApiKeys:{index}:LicenseId", key.LicenseId);
+            if (key.LicenseId.Length > 0)
+            {
+                builder.UseSetting($"Auth:ApiKeys:{index}:LicenseId", key.LicenseId);
+            }
             builder.UseSetting($"Auth:ApiKeys:{index}:Name", key.Name);
             builder.UseSetting($"Auth:ApiKeys:{index}:Disabled", key.Disabled ? "true" : "false");
             foreach (var (scope, s) in (key.Scopes ?? []).Select((scope, s) => (scope, s)))

@@ -1,6 +1,6 @@
 namespace QueryStatus.Api.Tests.Infrastructure;
 
-public sealed record TestKey(string Key, string? LicenseId, string Name, bool Disabled = false, string[]? Scopes = null);
+public sealed record TestKey(string Key, string LicenseId, string Name, bool Disabled = false, string[]? Scopes = null);
 
 /// <summary>The API keys every <see cref="QueryStatusFactory"/> is configured with (stored hashed).</summary>
 public static class TestKeys
@@ -9,8 +9,8 @@ public static class TestKeys
     public static readonly TestKey Other = new("qs_test_other_key_0002", "lic_other", "other license");
     public static readonly TestKey Disabled = new("qs_test_disabled_key_0003", "lic_test", "disabled", Disabled: true);
 
-    /// <summary>A worker: serves every license, so it has no license of its own.</summary>
-    public static readonly TestKey Worker = new("qs_test_worker_key_0004", null, "worker", Scopes: ["worker"]);
+    /// <summary>A worker: serves every license, so it has no license of its own (empty: none configured).</summary>
+    public static readonly TestKey Worker = new("qs_test_worker_key_0004", "", "worker", Scopes: ["worker"]);
 
     /// <summary>May read statuses of lic_test but not submit or stop.</summary>
     public static readonly TestKey ReadOnly = new("qs_test_readonly_key_0005", "lic_test", "read only", Scopes: ["query:read"]);
