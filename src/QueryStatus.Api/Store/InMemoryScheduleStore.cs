@@ -419,11 +419,11 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         item.State = TaskState.Queued;
         if (atFront)
         {
-            license.Queued.AddFirst(item);
+            license.Queued.AddFirst(item.QueueNode);
         }
         else
         {
-            license.Queued.AddLast(item);
+            license.Queued.AddLast(item.QueueNode);
         }
         if (!license.InRotation)
         {
@@ -458,7 +458,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             switch (item.State)
             {
                 case TaskState.Queued:
-                    run.License.Queued.Remove(item);
+                    run.License.Queued.Remove(item.QueueNode);
                     item.State = TaskState.Dropped;
                     break;
                 case TaskState.Running:
@@ -726,15 +726,28 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         public int LastCommittedIndex { get; set; } = -1;
     }
 
-    private sealed class WorkItem(string id, Run run, int index, ReadOnlyMemory<byte> payload)
+    private sealed class WorkItem
     {
-        public string Id { get; } = id;
-        public Run Run { get; } = run;
+        public WorkItem(string id, Run run, int index, ReadOnlyMemory<byte> payload)
+        {
+            Id = id;
+            Run = run;
+            Index = index;
+            Payload = payload;
+            QueueNode = new LinkedListNode<WorkItem>(this);
+        }
+
+        public string Id { get; }
+        public Run Run { get; }
 
         /// <summary>Position among the run's sub-queries, in creation order: the order of the result.</summary>
-        public int Index { get; } = index;
+        public int Index { get; }
 
-        public ReadOnlyMemory<byte> Payload { get; } = payload;
+        public ReadOnlyMemory<byte> Payload { get; }
+
+        /// <summary>Its place in the license queue while queued: removal is O(1) when a run ends.</summary>
+        public LinkedListNode<WorkItem> QueueNode { get; }
+
         public TaskState State { get; set; } = TaskState.Pending;
         public int Attempt { get; set; }
         public string? LeaseToken { get; set; }
