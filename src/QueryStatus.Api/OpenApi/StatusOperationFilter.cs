@@ -6,12 +6,19 @@ namespace QueryStatus.Api.OpenApi;
 
 /// <summary>
 /// The status endpoint binds its parameters itself (plain or inside <c>json</c>), so the explorer
-/// cannot see them; this filter documents them, and gives each response an example.
+/// cannot see them; this filter documents them (and stop's), and gives each status response an example.
 /// </summary>
 public sealed class StatusOperationFilter : IOperationFilter
 {
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
+        if (operation.OperationId == "StopQuery")
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(Query("schedule_id", "Schedule ID of the query to stop (or give it inside json, or in a JSON body).", JsonSchemaType.String, "demo_running"));
+            operation.Parameters.Add(Query("json", "JSON-encoded parameters, e.g. {\"schedule_id\":\"demo_running\"}.", JsonSchemaType.String, null));
+            return;
+        }
         if (operation.OperationId != "GetQueryStatus")
         {
             return;
