@@ -38,7 +38,8 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
         RuleFor(r => r.SubQueries)
             .NotNull().WithMessage("subqueries: required, an array of 1–10000 sub-queries.")
             .Must(s => s!.Count is >= 1 and <= SubmitRequest.MaxSubQueries)
-            .When(r => r.SubQueries is not null)
+            // Only this rule: a When applies to every earlier rule of the chain by default, which would skip NotNull.
+            .When(r => r.SubQueries is not null, ApplyConditionTo.CurrentValidator)
             .WithMessage($"subqueries: must hold 1–{SubmitRequest.MaxSubQueries} sub-queries.");
         RuleFor(r => r.NotBefore)
             .Must(t => SubmitRequest.TryParseTime(t, out _)).When(r => r.NotBefore is not null)

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using QueryStatus.Api.Tests.Infrastructure;
+using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+
+namespace QueryStatus.Api.Tests.Submission;
+
+/// <summary>
+/// Sub-queries are opaque to the service: whatever JSON value a client submits is what the worker gets in
+/// <c>payload</c>. Each test leases, so each has its own factory.
+/// </summary>
+public sealed class PayloadTests
+{
+    private static readonly string[] Payloads =
+    [
+        "{\"sql\":\"SELECT * FROM t WHERE a = ?\",\"params\":[1,\"x\",null]}",
+        "[1,\"two\",null,true,false,{\"k\":[]}]",
+        "\"just a string\"",
+        "42",
+        "-1.5e3",
+        "null",
+        "true",
+        "{\"deep\":{\"deeper\":[{\"deepest\":[[[{\"x\":[[]]}]]]}]}}",
+        "{}",
+        "\"caf\\u00e9 \\u2603 <b>&amp;</b> \\\"quoted\\\" \\\\ \\n tab\\t\"",
+    ];
+
+    [Fact]
+    public async Task EachSubQueryReachesTheWorkerAsTheSameJsonValue()
+    {
+        using var factory = new QueryStatusFactory();
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var worker = WorkerClient.For(factory);
+        await client.SubmitAsync(scheduleId, Payloads);
+
+        var leased = await worker.LeaseAsync(maxTasks: Payloads.Length);
+
+        // FIFO within a license: the worker gets them in the order they were submitted.
+        Assert.Equal(Payloads.Length, leased.Count);
+        for (var i = 0; i < Payloads.Length; i++)
+        {
+            Assert.Equal(scheduleId, leased[i].ScheduleId);
+            AssertJsonEqual(Payloads[i], leased[i].Payload);
+        }
+        Assert.Equal(JsonValueKind.Null, leased[5].Payload.ValueKind);
+        Assert.Equal("caf\u00e9 \u2603 <b>&amp;</b> \"quoted\" \\ \n tab\t", leased[9].Payload.GetString());
+    }
+
+    [Fact]
+    public async Task PayloadWithOddSpacingArrivesSemanticallyEqual()
+    {
+        using var factory = new QueryStatusFactory();
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var worker = WorkerClient.For(factory);
+        const string spaced = "  {  \"a\" :\n\t[ 1 ,2,   { \"b\" : \"x   y\" } ] ,\r\n \"c\":{ } , \"d\" : [ ]  }  ";
+        using var response = await client.PostSubmitAsync($"{{ \"schedule_id\" : \"{scheduleId}\" , \"subqueries\" : [ {spaced} ,\n 7 ] }}");
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+
+        var leased = await worker.LeaseAsync();
+
+        Assert.Equal(2, leased.Count);
+        AssertJsonEqual(spaced, leased[0].Payload);
+        // Spacing inside strings is data, not layout.
+        Assert.Equal("x   y", leased[0].Payload.GetProperty("a")[2].GetProperty("b").GetString());
+        AssertJsonEqual("7", leased[1].Payload);
+    }
+
+    [Fact]
+    public async Task NumbersArriveDigitForDigit()
+    {
+        using var factory = new QueryStatusFactory();
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var worker = WorkerClient.For(factory);
+        string[] numbers = ["123456789012345678901234567890", "0.1000000000000000055511151231257827", "1E+400", "-0", "1.50"];
+        await client.SubmitAsync(scheduleId, numbers);
+
+        var leased = await worker.LeaseAsync();
+
+        // Nothing goes through a double: the text of each number is what the client wrote.
+        Assert.Equal(numbers, leased.Select(t => t.Payload.GetRawText()));
+    }
+
+    [Fact]
+    public async Task SubQueriesTheSameAsEachOtherAreSeparateTasks()
+    {
+        using var factory = new QueryStatusFactory();
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var worker = WorkerClient.For(factory);
+        await client.SubmitAsync(scheduleId, ["{\"same\":1}", "{\"same\":1}", "{\"same\":1}"]);
+
+        var leased = await worker.LeaseAsync();
+
+        Assert.Equal(3, leased.Count);
+        Assert.Equal(3, leased.Select(t => t.TaskId).Distinct().Count());
+        Assert.All(leased, t => AssertJsonEqual("{\"same\":1}", t.Payload));
+    }
+}
