@@ -43,7 +43,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         // The serializer's message can quote the body; its path and position say where the problem is.
         { InnerException: JsonException json } => json.Path is { Length: > 1 } path
             ? $"The request body does not fit this endpoint at {path} (a value of the wrong type, or not valid JSON)."
-            : $"The request body is not valid JSON (line {json.LineNumber + 1}, byte {json.BytePositionInLine + 1}).",
+            : "The request body must be one JSON object (it is not one, or it is not valid JSON).",
         _ => exception.Message,
     };
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FluentValidation;
@@ -7,7 +8,7 @@ using QueryStatus.Api.Parameters;
 namespace QueryStatus.Api.Submission;
 
 /// <summary>The body of <c>POST /enterprise/v2/query/submit</c>.</summary>
-public sealed class SubmitRequest
+public sealed partial class SubmitRequest
 {
     public const int MaxSubQueries = 10_000;
 
@@ -23,9 +24,20 @@ public sealed class SubmitRequest
     [JsonPropertyName("not_before")]
     public string? NotBefore { get; set; }
 
-    public static bool TryParseTime(string? text, out DateTimeOffset time) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out time);
+    /// <summary>
+    /// An ISO 8601 date and time with its offset (<c>Z</c> or <c>±hh:mm</c>): "12:00" or a date alone would be
+    /// read against some machine's clock and time zone, not the client's intent.
+    /// </summary>
+    public static bool TryParseTime(string? text, out DateTimeOffset time)
+    {
+        time = default;
+        return text is not null
+               && Iso8601().IsMatch(text)
+               && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out time);
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Iso8601();
 }
 
 public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
@@ -43,6 +55,6 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
             .WithMessage($"subqueries: must hold 1–{SubmitRequest.MaxSubQueries} sub-queries.");
         RuleFor(r => r.NotBefore)
             .Must(t => SubmitRequest.TryParseTime(t, out _)).When(r => r.NotBefore is not null)
-            .WithMessage("not_before: must be an ISO 8601 time such as 2026-11-29T10:00:00Z.");
+            .WithMessage("not_before: must be an ISO 8601 date and time with its offset, such as 2026-11-29T10:00:00Z.");
     }
 }

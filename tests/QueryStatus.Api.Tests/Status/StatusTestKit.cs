@@ -50,17 +50,12 @@ internal static class StatusTestKit
 
     /// <summary>
     /// A client that sends a valid JWT for <paramref name="licenseId"/>, like
-    /// <see cref="QueryStatusFactory.CreateClientWithJwt"/>, but whose token is valid both at the factory's
-    /// fake time and at the system time. JwtBearer checks exp/nbf against the system clock (the app's
-    /// TimeProvider does not reach TokenValidationParameters), so a token minted only for the fake start
-    /// time is already expired once the real clock is past it.
+    /// <see cref="QueryStatusFactory.CreateClientWithJwt"/>, but valid for 30 days of the service's clock
+    /// (which JwtBearer uses too), so tests can move time past retention and keep calling.
     /// </summary>
     public static HttpClient CreateJwtClient(this QueryStatusFactory factory, string licenseId)
     {
-        var fake = factory.Time.GetUtcNow();
-        var system = DateTimeOffset.UtcNow;
-        var earliest = fake < system ? fake : system;
-        var token = TestJwt.Create(licenseId, now: earliest, lifetime: (fake - system).Duration() + TimeSpan.FromHours(1));
+        var token = TestJwt.Create(licenseId, now: factory.Time.GetUtcNow(), lifetime: TimeSpan.FromDays(30));
         var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;

@@ -31,6 +31,9 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"tomorrow\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2026-13-01T00:00:00Z\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"\"}}", "not_before" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"12:00\"}}", "not_before" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"Nov 29 2026\"}}", "not_before" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2026-11-29T10:00:00\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":1764417600}}", "not_before" },
     };
 
