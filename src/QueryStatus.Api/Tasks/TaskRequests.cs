@@ -76,7 +76,7 @@ public sealed class LeaseRequestValidator : AbstractValidator<LeaseRequest>
         RuleFor(r => r.WorkerId)
             .NotEmpty().WithMessage("worker_id: required, a name for the worker (for logs).")
             .MaximumLength(100).WithMessage("worker_id: at most 100 characters.")
-            .Must(id => id!.All(c => !char.IsControl(c))).When(r => r.WorkerId is not null)
+            .Must(id => id!.All(c => !char.IsControl(c))).When(r => r.WorkerId is not null, ApplyConditionTo.CurrentValidator)
             .WithMessage("worker_id: no control characters.");
         RuleFor(r => r.MaxTasks).InclusiveBetween(1, 100).WithMessage("max_tasks: must be 1–100.");
         RuleFor(r => r.LeaseSeconds).LeaseSeconds();
