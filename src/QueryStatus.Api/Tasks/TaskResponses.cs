@@ -11,7 +11,7 @@ public sealed record LeasedTaskDoc(
     [property: JsonPropertyName("task_id")] string TaskId,
     [property: JsonPropertyName("schedule_id")] string ScheduleId,
     [property: JsonPropertyName("license_id")] string LicenseId,
-    [property: JsonPropertyName("payload")] JsonElement Payload,
+    [property: JsonPropertyName("payload")] RawJson Payload,
     [property: JsonPropertyName("attempt")] int Attempt,
     [property: JsonPropertyName("lease_token")] string LeaseToken,
     [property: JsonPropertyName("lease_expires_at")] DateTime LeaseExpiresAt);
@@ -24,3 +24,31 @@ public sealed record TaskCallResponse(
     [property: JsonPropertyName("lease_expires_at")] DateTime? LeaseExpiresAt,
     [property: JsonPropertyName("duplicate"), System.ComponentModel.Description("true when this repeated a call already applied; nothing changed.")] bool Duplicate,
     [property: JsonPropertyName("rows_accepted"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? RowsAccepted = null);
+
+/// <summary>
+/// A JSON value kept as the UTF-8 bytes it arrived as and written out unchanged: sub-query payloads are
+/// opaque to the service, so a worker gets them byte for byte as the client sent them.
+/// </summary>
+[JsonConverter(typeof(RawJsonConverter))]
+public readonly record struct RawJson(ReadOnlyMemory<byte> Utf8);
+
+public sealed class RawJsonConverter : JsonConverter<RawJson>
+{
+    public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        using var document = JsonDocument.ParseValue(ref reader);
+        return new RawJson(System.Text.Encoding.UTF8.GetBytes(document.RootElement.GetRawText()));
+    }
+
+    public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options)
+    {
+        if (value.Utf8.IsEmpty)
+        {
+            writer.WriteNullValue(); // A seeded task has no payload.
+        }
+        else
+        {
+            writer.WriteRawValue(value.Utf8.Span, skipInputValidation: true);
+        }
+    }
+}

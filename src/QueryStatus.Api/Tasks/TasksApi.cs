@@ -15,8 +15,6 @@ public static class TasksApi
 {
     public const string Prefix = "/enterprise/v2/tasks";
 
-    private static readonly JsonElement NullPayload = JsonDocument.Parse("null").RootElement.Clone();
-
     public static IServiceCollection AddTasksApi(this IServiceCollection services)
     {
         services.AddSingleton<IValidator<LeaseRequest>, LeaseRequestValidator>();
@@ -79,7 +77,7 @@ public static class TasksApi
         var command = new LeaseCommand(request.WorkerId!, request.MaxTasks ?? 1, TimeSpan.FromSeconds(request.LeaseSeconds ?? 60));
         var tasks = await store.LeaseAsync(command, TimeSpan.FromSeconds(request.WaitSeconds ?? 0), cancellationToken);
         return Json(new LeaseResponse([.. tasks.Select(t => new LeasedTaskDoc(
-            t.TaskId, t.ScheduleId, t.LicenseId, Payload(t.Payload), t.Attempt, t.LeaseToken, t.LeaseExpiresAt.UtcDateTime))]));
+            t.TaskId, t.ScheduleId, t.LicenseId, new RawJson(t.Payload), t.Attempt, t.LeaseToken, t.LeaseExpiresAt.UtcDateTime))]));
     }
 
     /// <summary>Extends the lease of a running task.</summary>
@@ -143,14 +141,4 @@ public static class TasksApi
 
     private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<JsonElement>? values) =>
         values is null ? [] : [.. values.Select(v => (ReadOnlyMemory<byte>)JsonMarshal.GetRawUtf8Value(v).ToArray())];
-
-    private static JsonElement Payload(ReadOnlyMemory<byte> payload)
-    {
-        if (payload.IsEmpty)
-        {
-            return NullPayload; // A seeded task has no payload.
-        }
-        using var document = JsonDocument.Parse(payload);
-        return document.RootElement.Clone();
-    }
 }
