@@ -67,6 +67,24 @@ public sealed class PayloadTests
     }
 
     [Fact]
+    public async Task PayloadArrivesByteForByteAsSubmitted()
+    {
+        using var factory = new QueryStatusFactory();
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var worker = WorkerClient.For(factory);
+        // Escapes in their original spelling (lower-case surrogates, \u00e9 for é) and spacing inside the value.
+        string[] payloads = ["{ \"q\" : \"\\ud83d\\ude00 caf\\u00e9\" ,\"n\":[ 1,2 ] }", "\"\\u2603\""];
+        using var response = await client.PostSubmitAsync(
+            $"{{\"schedule_id\":\"{scheduleId}\",\"subqueries\":[{payloads[0]},{payloads[1]}]}}");
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
+
+        var leased = await worker.LeaseAsync();
+
+        Assert.Equal(payloads, leased.Select(t => t.Payload.GetRawText()));
+    }
+
+    [Fact]
     public async Task NumbersArriveDigitForDigit()
     {
         using var factory = new QueryStatusFactory();
