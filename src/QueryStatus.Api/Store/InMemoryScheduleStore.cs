@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 
@@ -221,11 +222,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         lock (_gate)
         {
             var now = Tick();
-            if (Lookup(taskId, leaseToken) is { } refused)
+            if (!TryLiveLease(taskId, leaseToken, out var item, out var refused))
             {
                 return ValueTask.FromResult(refused);
             }
-            var item = _tasks[taskId];
             item.LeaseExpiresAt = now + leaseDuration;
             Schedule(item.LeaseExpiresAt, EventKind.LeaseExpiry, item);
             return ValueTask.FromResult(Outcome(WriteResult.Ok, item));
@@ -238,11 +238,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         lock (_gate)
         {
             Tick();
-            if (Lookup(taskId, leaseToken) is { } refused)
+            if (!TryLiveLease(taskId, leaseToken, out var item, out var refused))
             {
                 return ValueTask.FromResult(refused);
             }
-            var item = _tasks[taskId];
             item.Batches ??= [];
             if (item.Batches.Contains(batch))
             {
@@ -274,11 +273,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             {
                 return ValueTask.FromResult(Outcome(WriteResult.Duplicate, done));
             }
-            if (Lookup(taskId, leaseToken) is { } refused)
+            if (!TryLiveLease(taskId, leaseToken, out var item, out var refused))
             {
                 return ValueTask.FromResult(refused);
             }
-            var item = _tasks[taskId];
             var run = item.Run;
             if (ExceedsRowLimit(run, rows.Count) is { } tooLarge)
             {
@@ -289,10 +287,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             item.ResultStart = run.Result.Count;
             if (item.Staging is { } staged)
             {
-                foreach (var row in new RowPage(staged, 0, staged.Count))
-                {
-                    run.Result.Append(row.Span);
-                }
+                run.Result.AppendRange(staged, 0, staged.Count);
             }
             foreach (var row in rows)
             {
@@ -326,11 +321,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         lock (_gate)
         {
             var now = Tick();
-            if (Lookup(taskId, leaseToken) is { } refused)
+            if (!TryLiveLease(taskId, leaseToken, out var item, out var refused))
             {
                 return ValueTask.FromResult(refused);
             }
-            var item = _tasks[taskId];
             EndAttempt(item);
             if (failure.Retryable && item.Attempt < _scheduler.MaxAttempts)
             {
@@ -476,10 +470,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             var ordered = new RowBuffer();
             foreach (var item in run.Tasks)
             {
-                foreach (var row in new RowPage(run.Result, item.ResultStart, item.ResultStart + item.ResultCount))
-                {
-                    ordered.Append(row.Span);
-                }
+                ordered.AppendRange(run.Result, item.ResultStart, item.ResultStart + item.ResultCount);
             }
             run.Result = ordered;
         }
@@ -610,16 +601,18 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         }
     }
 
-    /// <summary>Null when <paramref name="leaseToken"/> holds the live lease of the task; else why not.</summary>
-    private TaskOutcome? Lookup(string taskId, string leaseToken)
+    /// <summary>True, with the task, when <paramref name="leaseToken"/> holds its live lease; else why not.</summary>
+    private bool TryLiveLease(string taskId, string leaseToken, out WorkItem item, [NotNullWhen(false)] out TaskOutcome? refused)
     {
-        if (!_tasks.TryGetValue(taskId, out var item))
+        refused = null;
+        if (!_tasks.TryGetValue(taskId, out item!))
         {
-            return TaskOutcome.NotFound($"No task '{taskId}' exists, or its query's results have expired.");
+            refused = TaskOutcome.NotFound($"No task '{taskId}' exists, or its query's results have expired.");
+            return false;
         }
         if (item.State == TaskState.Running && item.LeaseToken == leaseToken)
         {
-            return null;
+            return true;
         }
         var reason = item.State switch
         {
@@ -629,7 +622,8 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             TaskState.Queued => "The lease expired; the task is waiting to be leased again.",
             _ => "The lease token is stale or unknown: the lease expired and the task was leased again.",
         };
-        return TaskOutcome.Conflict(reason);
+        refused = TaskOutcome.Conflict(reason);
+        return false;
     }
 
     private TaskOutcome Outcome(WriteResult result, WorkItem item) =>

@@ -66,6 +66,15 @@ public sealed class RowBuffer
         _bytes += row.Length;
     }
 
+    /// <summary>Appends rows <c>[start, end)</c> of <paramref name="source"/>.</summary>
+    public void AppendRange(RowBuffer source, long start, long end)
+    {
+        for (var row = start; row < end; row++)
+        {
+            Append(source.Get(row).Span);
+        }
+    }
+
     /// <summary>The bytes of row <paramref name="row"/> (0-based).</summary>
     public ReadOnlyMemory<byte> Get(long row)
     {

@@ -39,36 +39,27 @@ public static class TasksApi
             .Produces<LeaseResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
             .ProducesErrors(400, 401, 403, 413, 415, 429);
 
-        group.MapPost("/{task_id}/heartbeat", Heartbeat)
-            .WithName("HeartbeatTask")
-            .WithSummary("Extend a task's lease")
-            .Accepts<HeartbeatRequest>("application/json")
-            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
-            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
-
-        group.MapPost("/{task_id}/rows", AppendRows)
-            .WithName("AppendTaskRows")
-            .WithSummary("Send a batch of result rows; a repeated (lease_token, batch) is acknowledged once more and adds nothing")
-            .Accepts<RowsRequest>("application/json")
-            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
-            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
-
-        group.MapPost("/{task_id}/complete", Complete)
-            .WithName("CompleteTask")
-            .WithSummary("Seal a task: its rows join the result, new sub-queries join the query; repeating it is a no-op")
-            .Accepts<CompleteRequest>("application/json")
-            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
-            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
-
-        group.MapPost("/{task_id}/fail", Fail)
-            .WithName("FailTask")
-            .WithSummary("Report a failed attempt: retried while retryable and attempts remain, else the query fails")
-            .Accepts<FailRequest>("application/json")
-            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
-            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
+        MapTaskCall<HeartbeatRequest>(group, "heartbeat", Heartbeat, "HeartbeatTask",
+            "Extend a task's lease");
+        MapTaskCall<RowsRequest>(group, "rows", AppendRows, "AppendTaskRows",
+            "Send a batch of result rows; a repeated (lease_token, batch) is acknowledged once more and adds nothing");
+        MapTaskCall<CompleteRequest>(group, "complete", Complete, "CompleteTask",
+            "Seal a task: its rows join the result, new sub-queries join the query; repeating it is a no-op");
+        MapTaskCall<FailRequest>(group, "fail", Fail, "FailTask",
+            "Report a failed attempt: retried while retryable and attempts remain, else the query fails");
 
         return routes;
     }
+
+    /// <summary>The calls on one leased task share a shape: <c>POST /{task_id}/{verb}</c>, a lease token, the task's state back.</summary>
+    private static void MapTaskCall<TRequest>(RouteGroupBuilder group, string verb, Delegate handler, string name, string summary)
+        where TRequest : notnull =>
+        group.MapPost($"/{{task_id}}/{verb}", handler)
+            .WithName(name)
+            .WithSummary(summary)
+            .Accepts<TRequest>("application/json")
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
 
     /// <summary>Leases up to max_tasks tasks.</summary>
     public static async Task<JsonHttpResult<LeaseResponse>> Lease(
