@@ -30,6 +30,20 @@ public static class HttpAssertions
         return error.TryGetProperty("description", out var description) ? description.GetString() : null;
     }
 
+    /// <summary>
+    /// Asserts <paramref name="call"/> answers a 409 CONFLICT_ERROR envelope whose description contains
+    /// <paramref name="descriptionContains"/> when given.
+    /// </summary>
+    public static async Task AssertConflictAsync(this Task<HttpResponseMessage> call, string? descriptionContains = null)
+    {
+        using var response = await call;
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
+        if (descriptionContains is not null)
+        {
+            Assert.Contains(descriptionContains, description);
+        }
+    }
+
     public static async Task<JsonElement> ReadJsonAsync(this HttpResponseMessage response)
     {
         var body = await response.Content.ReadAsStringAsync();

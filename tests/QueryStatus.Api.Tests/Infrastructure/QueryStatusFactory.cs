@@ -83,13 +83,16 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
         return client;
     }
 
-    /// <summary>A client that sends a valid JWT for <paramref name="licenseId"/>, with a <c>scope</c> claim when given.</summary>
-    public HttpClient CreateClientWithJwt(string? licenseId, string? scope = null)
+    /// <summary>
+    /// A client that sends a valid JWT for <paramref name="licenseId"/>, with a <c>scope</c> claim when given,
+    /// valid for <paramref name="lifetime"/> (an hour unless given) from now on <see cref="Time"/>.
+    /// </summary>
+    public HttpClient CreateClientWithJwt(string? licenseId, string? scope = null, TimeSpan? lifetime = null)
     {
         var client = CreateClient();
         var claims = scope is null ? null : new[] { new System.Security.Claims.Claim("scope", scope) };
         client.DefaultRequestHeaders.Authorization =
-            new AuthenticationHeaderValue("Bearer", TestJwt.Create(licenseId, now: Time.GetUtcNow(), extraClaims: claims));
+            new AuthenticationHeaderValue("Bearer", TestJwt.Create(licenseId, now: Time.GetUtcNow(), lifetime: lifetime, extraClaims: claims));
         return client;
     }
 

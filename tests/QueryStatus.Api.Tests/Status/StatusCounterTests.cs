@@ -1,7 +1,6 @@
 using System.Text.Json;
 using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Status.StatusTestKit;
 
 namespace QueryStatus.Api.Tests.Status;
 
@@ -17,20 +16,7 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
             status == ScheduleStatus.Failure ? new Failure("E", "failed") : null,
             null);
 
-    private static (int Ready, int Total) Progress(JsonElement body)
-    {
-        var progress = body.Meta().GetProperty("progress");
-        return (progress.GetProperty("queries_ready").GetInt32(), progress.GetProperty("queries_total").GetInt32());
-    }
-
-    private static (int Scheduled, int Running) Workflow(JsonElement body)
-    {
-        var workflow = body.Meta().GetProperty("workflow");
-        return (workflow.GetProperty("tasks_scheduled").GetInt32(), workflow.GetProperty("tasks_running").GetInt32());
-    }
-
-    private static Task<JsonElement> StatusOfAsync(HttpClient client, ScheduleRecord schedule) =>
-        client.GetOkAsync(Url(("schedule_id", schedule.ScheduleId)));
+    private static Task<JsonElement> StatusOfAsync(HttpClient client, ScheduleRecord schedule) => client.StatusAsync(schedule.ScheduleId);
 
     [Fact]
     public async Task ProgressCountsThisSchedulesSubQueriesAndTheDoneOnes()
@@ -42,8 +28,8 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
             SubQueryState.Done, SubQueryState.Done, SubQueryState.Done, SubQueryState.Done));
         using var client = factory.CreateJwtClient(license);
 
-        Assert.Equal((2, 5), Progress(await StatusOfAsync(client, running)));
-        Assert.Equal((4, 4), Progress(await StatusOfAsync(client, succeeded)));
+        Assert.Equal((2, 5), (await StatusOfAsync(client, running)).Progress());
+        Assert.Equal((4, 4), (await StatusOfAsync(client, succeeded)).Progress());
     }
 
     [Fact]
@@ -54,7 +40,7 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
             SubQueryState.Queued, SubQueryState.Queued, SubQueryState.Queued));
         using var client = factory.CreateJwtClient(license);
 
-        Assert.Equal((0, 3), Progress(await StatusOfAsync(client, scheduled)));
+        Assert.Equal((0, 3), (await StatusOfAsync(client, scheduled)).Progress());
     }
 
     [Fact]
@@ -65,8 +51,8 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         var stoppedEarly = await factory.PutAsync(Record(license, ScheduleStatus.Stopped));
         using var client = factory.CreateJwtClient(license);
 
-        Assert.Equal((2, 2), Progress(await StatusOfAsync(client, stopped)));
-        Assert.Equal((0, 0), Progress(await StatusOfAsync(client, stoppedEarly)));
+        Assert.Equal((2, 2), (await StatusOfAsync(client, stopped)).Progress());
+        Assert.Equal((0, 0), (await StatusOfAsync(client, stoppedEarly)).Progress());
     }
 
     [Fact]
@@ -89,7 +75,7 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         // Every schedule of the license, finished or not, sees the same queue.
         foreach (var schedule in schedules)
         {
-            Assert.Equal((3, 3), Workflow(await StatusOfAsync(client, schedule)));
+            Assert.Equal((3, 3), (await StatusOfAsync(client, schedule)).Workflow());
         }
     }
 
@@ -105,12 +91,12 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         using var client = factory.CreateJwtClient(license);
         using var otherClient = factory.CreateJwtClient(other);
 
-        Assert.Equal((1, 1), Workflow(await StatusOfAsync(client, mine)));
+        Assert.Equal((1, 1), (await StatusOfAsync(client, mine)).Workflow());
 
         var otherSchedule = await factory.PutAsync(Record(other, ScheduleStatus.Scheduled, SubQueryState.Queued));
         // The other license's SCHEDULED run waits outside its queue: 1 + 3 queued, 2 running.
-        Assert.Equal((4, 2), Workflow(await StatusOfAsync(otherClient, otherSchedule)));
-        Assert.Equal((1, 1), Workflow(await StatusOfAsync(client, mine)));
+        Assert.Equal((4, 2), (await StatusOfAsync(otherClient, otherSchedule)).Workflow());
+        Assert.Equal((1, 1), (await StatusOfAsync(client, mine)).Workflow());
     }
 
     [Theory]
@@ -125,16 +111,16 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
             SubQueryState.Done, SubQueryState.Running, SubQueryState.Running, SubQueryState.Queued));
         using var client = factory.CreateJwtClient(license);
 
-        Assert.Equal((2, 3), Workflow(await StatusOfAsync(client, staying)));
+        Assert.Equal((2, 3), (await StatusOfAsync(client, staying)).Workflow());
 
         await factory.PutAsync(leaving with { Status = finished, SubQueries = [SubQueryState.Done, SubQueryState.Done],
             Rows = finished == ScheduleStatus.Success ? TestData.Rows(2) : RowBuffer.Empty,
             Failure = finished == ScheduleStatus.Failure ? new Failure("E", "failed") : null });
 
-        Assert.Equal((1, 2), Workflow(await StatusOfAsync(client, staying)));
+        Assert.Equal((1, 2), (await StatusOfAsync(client, staying)).Workflow());
         var left = await StatusOfAsync(client, leaving);
-        Assert.Equal((1, 2), Workflow(left));
-        Assert.Equal((2, 2), Progress(left));
+        Assert.Equal((1, 2), left.Workflow());
+        Assert.Equal((2, 2), left.Progress());
     }
 
     [Fact]
@@ -145,7 +131,7 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         await factory.PutAsync(Record(license, ScheduleStatus.Failure, SubQueryState.Done, SubQueryState.Done));
         using var client = factory.CreateJwtClient(license);
 
-        Assert.Equal((0, 0), Workflow(await StatusOfAsync(client, succeeded)));
+        Assert.Equal((0, 0), (await StatusOfAsync(client, succeeded)).Workflow());
     }
 
     [Fact]
@@ -154,10 +140,10 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         var license = TestData.NewLicenseId();
         var first = await factory.PutAsync(Record(license, ScheduleStatus.Queued, SubQueryState.Queued));
         using var client = factory.CreateJwtClient(license);
-        Assert.Equal((1, 0), Workflow(await StatusOfAsync(client, first)));
+        Assert.Equal((1, 0), (await StatusOfAsync(client, first)).Workflow());
 
         await factory.PutAsync(Record(license, ScheduleStatus.Running, SubQueryState.Running, SubQueryState.Queued, SubQueryState.Queued));
 
-        Assert.Equal((3, 1), Workflow(await StatusOfAsync(client, first)));
+        Assert.Equal((3, 1), (await StatusOfAsync(client, first)).Workflow());
     }
 }

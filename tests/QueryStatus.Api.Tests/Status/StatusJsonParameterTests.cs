@@ -76,7 +76,7 @@ public sealed class StatusJsonParameterTests(QueryStatusFactory factory) : IClas
         using var _ = client;
 
         // What encodeURI('{"schedule_id":"…", "offset_end": 1}') produces: quotes and spaces escaped, the rest left as is.
-        var url = $"{StatusPath}?json={{%22schedule_id%22:%22{schedule.ScheduleId}%22,%20%22offset_end%22:%201}}";
+        var url = $"{ClientKit.StatusPath}?json={{%22schedule_id%22:%22{schedule.ScheduleId}%22,%20%22offset_end%22:%201}}";
         var body = await client.GetOkAsync(url);
 
         Assert.Equal([DefaultRow(0)], body.RawRows());

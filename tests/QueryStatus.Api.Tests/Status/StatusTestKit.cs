@@ -1,21 +1,20 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text.Json;
 using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 
 namespace QueryStatus.Api.Tests.Status;
 
-/// <summary>Shared helpers of the status endpoint tests: URLs, schedules in each state, envelope checks.</summary>
+/// <summary>
+/// Helpers of the status endpoint tests only: URLs with any parameters, schedules in each state, envelope checks.
+/// Clients, status calls and body readers are in <see cref="ClientKit"/>.
+/// </summary>
 internal static class StatusTestKit
 {
-    public const string StatusPath = "/enterprise/v2/query/status";
-
     /// <summary>The status URL with each parameter URL-encoded, in the given order (names may repeat).</summary>
     public static string Url(params (string Name, string Value)[] parameters) =>
         parameters.Length == 0
-            ? StatusPath
-            : StatusPath + "?" + string.Join("&", parameters.Select(p => $"{Uri.EscapeDataString(p.Name)}={Uri.EscapeDataString(p.Value)}"));
+            ? ClientKit.StatusPath
+            : ClientKit.StatusPath + "?" + string.Join("&", parameters.Select(p => $"{Uri.EscapeDataString(p.Name)}={Uri.EscapeDataString(p.Value)}"));
 
     /// <summary>The status URL with <paramref name="json"/> URL-encoded in <c>json</c>, then any plain parameters.</summary>
     public static string JsonUrl(string json, params (string Name, string Value)[] plain) => Url([("json", json), .. plain]);
@@ -49,19 +48,6 @@ internal static class StatusTestKit
     public static readonly TheoryData<ScheduleStatus> UnfinishedStates = new(ScheduleStatus.Scheduled, ScheduleStatus.Queued, ScheduleStatus.Running);
 
     /// <summary>
-    /// A client that sends a valid JWT for <paramref name="licenseId"/>, like
-    /// <see cref="QueryStatusFactory.CreateClientWithJwt"/>, but valid for 30 days of the service's clock
-    /// (which JwtBearer uses too), so tests can move time past retention and keep calling.
-    /// </summary>
-    public static HttpClient CreateJwtClient(this QueryStatusFactory factory, string licenseId)
-    {
-        var token = TestJwt.Create(licenseId, now: factory.Time.GetUtcNow(), lifetime: TimeSpan.FromDays(30));
-        var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
-
-    /// <summary>
     /// Asserts a 400 BAD_REQUEST envelope whose description names <paramref name="parameter"/>; returns the description.
     /// </summary>
     public static async Task<string> AssertBadRequestNamingAsync(this HttpResponseMessage response, string parameter)
@@ -71,24 +57,6 @@ internal static class StatusTestKit
         Assert.Contains(parameter, description, StringComparison.Ordinal);
         return description;
     }
-
-    /// <summary>GETs <paramref name="url"/>, asserts a 200 and returns the parsed body.</summary>
-    public static async Task<JsonElement> GetOkAsync(this HttpClient client, string url)
-    {
-        using var response = await client.GetAsync(url);
-        return await response.ReadJsonAsync();
-    }
-
-    public static JsonElement Meta(this JsonElement body) => body.GetProperty("meta");
-
-    public static JsonElement Paging(this JsonElement body) => body.GetProperty("meta").GetProperty("paging");
-
-    public static long? NextOffsetStart(this JsonElement body) =>
-        body.Paging().GetProperty("next_offset_start") is { ValueKind: JsonValueKind.Number } next ? next.GetInt64() : null;
-
-    /// <summary>The rows of <c>data</c> as the raw JSON text the response carried.</summary>
-    public static List<string> RawRows(this JsonElement body) =>
-        [.. body.GetProperty("data").EnumerateArray().Select(r => r.GetRawText())];
 
     /// <summary>The text TestData.Rows stores for row <paramref name="i"/>.</summary>
     public static string DefaultRow(long i) => $"{{\"i\":{i},\"v\":\"row-{i}\"}}";

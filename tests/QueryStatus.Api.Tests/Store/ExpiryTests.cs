@@ -21,7 +21,7 @@ public sealed class ExpiryTests
 
     private static async Task AssertServedAsync(HttpClient client, string scheduleId, string status)
     {
-        var body = await client.GetStatusJsonAsync(scheduleId);
+        var body = await client.StatusAsync(scheduleId);
         Assert.Equal(status, body.StatusCode());
     }
 
@@ -42,7 +42,7 @@ public sealed class ExpiryTests
         var finishedAt = factory.Time.GetUtcNow() - TimeSpan.FromMinutes(10);
         var schedule = await factory.PutAsync(Finished(status, finishedAt));
 
-        var first = await client.GetStatusJsonAsync(schedule.ScheduleId);
+        var first = await client.StatusAsync(schedule.ScheduleId);
         Assert.Equal(wire, first.StatusCode());
         Assert.Equal(finishedAt + TimeSpan.FromHours(1), first.ExpiresAt());
 
@@ -64,7 +64,7 @@ public sealed class ExpiryTests
         var loadedAt = factory.Time.GetUtcNow();
         var schedule = await factory.PutAsync(TestData.Success(License));
 
-        Assert.Equal(loadedAt + TimeSpan.FromMinutes(10), (await client.GetStatusJsonAsync(schedule.ScheduleId)).ExpiresAt());
+        Assert.Equal(loadedAt + TimeSpan.FromMinutes(10), (await client.StatusAsync(schedule.ScheduleId)).ExpiresAt());
 
         factory.Time.Advance(TimeSpan.FromMinutes(10) - OneSecond);
         await AssertServedAsync(client, schedule.ScheduleId, "SUCCESS");
@@ -83,7 +83,7 @@ public sealed class ExpiryTests
         using var client = factory.CreateClientWithApiKey();
 
         Assert.Equal("2026-11-29T12:05:00Z",
-            (await client.GetStatusJsonAsync("seed_expiring")).GetProperty("meta").GetProperty("expires_at").GetString());
+            (await client.StatusAsync("seed_expiring")).GetProperty("meta").GetProperty("expires_at").GetString());
 
         factory.Time.Advance(TimeSpan.FromMinutes(5) - OneSecond);
         await AssertServedAsync(client, "seed_expiring", "SUCCESS");
@@ -122,7 +122,7 @@ public sealed class ExpiryTests
         Assert.Equal(0, await factory.Store.RemoveExpiredAsync(CancellationToken.None));
         foreach (var (schedule, status) in new[] { (running, "RUNNING"), (queued, "QUEUED"), (scheduled, "SCHEDULED") })
         {
-            var body = await client.GetStatusJsonAsync(schedule.ScheduleId);
+            var body = await client.StatusAsync(schedule.ScheduleId);
             Assert.Equal(status, body.StatusCode());
             Assert.False(body.GetProperty("meta").TryGetProperty("expires_at", out _));
         }
@@ -144,14 +144,14 @@ public sealed class ExpiryTests
         var live = await factory.PutAsync(TestData.Success(License, finishedAt: now));
         var running = await factory.PutAsync(TestData.Running(License));
         // The sweeper starts on a background thread; its timer must exist before the clock moves.
-        await StoreTestHelpers.UntilAsync(() => factory.Timers.PeriodicTimersCreated(interval) == 1, $"the sweeper's {interval} timer");
+        await ClientKit.EventuallyAsync(() => factory.Timers.PeriodicTimersCreated(interval) == 1, $"the sweeper's {interval} timer");
 
         factory.Time.Advance(interval - OneSecond);
         Assert.Equal(0, factory.Timers.PeriodicTimerTicks(interval));
 
         factory.Time.Advance(OneSecond);
         Assert.Equal(1, factory.Timers.PeriodicTimerTicks(interval));
-        await StoreTestHelpers.UntilAsync(
+        await ClientKit.EventuallyAsync(
             () => factory.Logs.Events.Any(e => e.MessageTemplate.Text == "Removed {Count} expired schedules"),
             "the sweep's log line");
 
@@ -174,7 +174,7 @@ public sealed class ExpiryTests
 
         await factory.PutAsync(TestData.Success(License, rows: 4, scheduleId: id));
 
-        var body = await client.GetStatusJsonAsync(id);
+        var body = await client.StatusAsync(id);
         Assert.Equal("SUCCESS", body.StatusCode());
         Assert.Equal(4, body.Counter("paging", "total_rows"));
         Assert.Equal("""{"i":3,"v":"row-3"}""", body.RawRows()[3]);
@@ -194,7 +194,7 @@ public sealed class ExpiryTests
 
         // The first version would have expired 10 minutes from now; the second lives an hour.
         factory.Time.Advance(TimeSpan.FromHours(1) - OneSecond);
-        var body = await client.GetStatusJsonAsync(id);
+        var body = await client.StatusAsync(id);
         Assert.Equal(2, body.Counter("paging", "total_rows"));
 
         factory.Time.Advance(OneSecond);
@@ -212,7 +212,7 @@ public sealed class ExpiryTests
 
         factory.Time.Advance(TimeSpan.FromHours(2));
 
-        var body = await client.GetStatusJsonAsync(id);
+        var body = await client.StatusAsync(id);
         Assert.Equal("RUNNING", body.StatusCode());
         Assert.False(body.GetProperty("meta").TryGetProperty("expires_at", out _));
     }
@@ -229,6 +229,6 @@ public sealed class ExpiryTests
 
         await factory.PutAsync(TestData.Success(License, rows: 5, scheduleId: id));
 
-        Assert.Equal(5, (await client.GetStatusJsonAsync(id)).Counter("paging", "total_rows"));
+        Assert.Equal(5, (await client.StatusAsync(id)).Counter("paging", "total_rows"));
     }
 }

@@ -99,7 +99,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Rows);
+        var body = await client.StatusAsync(SeededHostFixture.Rows);
 
         Assert.Equal("SUCCESS", body.StatusCode());
         Assert.Equal(3, body.Counter("progress", "queries_ready"));
@@ -113,7 +113,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Failed);
+        var body = await client.StatusAsync(SeededHostFixture.Failed);
 
         Assert.Equal("FAILURE", body.StatusCode());
         var failure = body.GetProperty("meta").GetProperty("failure");
@@ -129,7 +129,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Stopped);
+        var body = await client.StatusAsync(SeededHostFixture.Stopped);
 
         Assert.Equal("STOPPED", body.StatusCode());
         Assert.False(body.GetProperty("meta").TryGetProperty("failure", out _));
@@ -145,7 +145,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(scheduleId);
+        var body = await client.StatusAsync(scheduleId);
 
         Assert.Equal(status, body.StatusCode());
         Assert.Equal(ready, body.Counter("progress", "queries_ready"));
@@ -161,7 +161,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey(TestKeys.Other);
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.OtherRunning);
+        var body = await client.StatusAsync(SeededHostFixture.OtherRunning);
 
         Assert.Equal(1, body.Counter("workflow", "tasks_scheduled"));
         Assert.Equal(2, body.Counter("workflow", "tasks_running"));
@@ -175,7 +175,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(scheduleId);
+        var body = await client.StatusAsync(scheduleId);
 
         Assert.Equal(expiresAt, body.GetProperty("meta").GetProperty("expires_at").GetString());
     }
@@ -185,7 +185,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Rows);
+        var body = await client.StatusAsync(SeededHostFixture.Rows);
 
         // The fixture never moves its clock, so "now" is the load time.
         Assert.Equal(_factory.Time.GetUtcNow() + TimeSpan.FromHours(1), body.ExpiresAt());
@@ -200,7 +200,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(scheduleId);
+        var body = await client.StatusAsync(scheduleId);
 
         Assert.False(body.GetProperty("meta").TryGetProperty("expires_at", out _));
     }
@@ -211,8 +211,8 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
         using var mine = _factory.CreateClientWithApiKey(TestKeys.Primary);
         using var theirs = _factory.CreateClientWithApiKey(TestKeys.Other);
 
-        Assert.Equal(["\"mine\""], (await mine.GetStatusJsonAsync(SeededHostFixture.Shared)).RawRows());
-        Assert.Equal(SeededHostFixture.OtherLicenseRows, (await theirs.GetStatusJsonAsync(SeededHostFixture.Shared)).RawRows());
+        Assert.Equal(["\"mine\""], (await mine.StatusAsync(SeededHostFixture.Shared)).RawRows());
+        Assert.Equal(SeededHostFixture.OtherLicenseRows, (await theirs.StatusAsync(SeededHostFixture.Shared)).RawRows());
     }
 
     [Fact]
@@ -230,7 +230,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Paged, "offset_start=10&offset_end=15");
+        var body = await client.StatusAsync(SeededHostFixture.Paged, "offset_start=10&offset_end=15");
 
         Assert.Equal(Enumerable.Range(10, 5).Select(SeededHostFixture.PagedRow), body.RawRows());
         Assert.Equal(SeededHostFixture.PagedRows, body.Counter("paging", "total_rows"));
@@ -242,7 +242,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     {
         using var client = _factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync(SeededHostFixture.Paged, "offset_start=20");
+        var body = await client.StatusAsync(SeededHostFixture.Paged, "offset_start=20");
 
         Assert.Equal(Enumerable.Range(20, 5).Select(SeededHostFixture.PagedRow), body.RawRows());
         Assert.Equal(System.Text.Json.JsonValueKind.Null, body.GetProperty("meta").GetProperty("paging").GetProperty("next_offset_start").ValueKind);

@@ -57,7 +57,7 @@ public sealed class SeedFileStartupFailureTests
         using var factory = seed.CreateFactory();
         using var client = factory.CreateClientWithApiKey();
 
-        var body = await client.GetStatusJsonAsync("ok_first");
+        var body = await client.StatusAsync("ok_first");
 
         Assert.Equal(["""{"a": 1}"""], body.RawRows());
     }
@@ -225,7 +225,7 @@ public sealed class SeedFileStartupFailureTests
         using var factory = seed.CreateFactory();
         using var client = factory.CreateClientWithApiKey(TestKeys.Other);
 
-        var body = await client.GetStatusJsonAsync("ok_first");
+        var body = await client.StatusAsync("ok_first");
 
         Assert.Equal("RUNNING", body.StatusCode());
     }

@@ -64,6 +64,7 @@ public sealed class TempSeedFile : IDisposable
     }
 }
 
+/// <summary>Exception chains and counters for the store tests; status calls and readers are in <see cref="ClientKit"/>.</summary>
 public static class StoreTestHelpers
 {
     /// <summary>Every message in the exception's chain (inner and aggregated exceptions), one per line.</summary>
@@ -90,44 +91,8 @@ public static class StoreTestHelpers
         }
     }
 
-    /// <summary>
-    /// Waits, without sleeping, until <paramref name="condition"/> holds: yields between checks and gives
-    /// up after 10 seconds with a failure naming <paramref name="what"/>.
-    /// </summary>
-    public static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            if (deadline.IsCancellationRequested)
-            {
-                Assert.Fail($"Gave up after 10 s waiting for {what}.");
-            }
-            await Task.Yield();
-        }
-    }
-
-    public static Task<HttpResponseMessage> GetStatusAsync(this HttpClient client, string scheduleId, string? extra = null) =>
-        client.GetAsync(HttpAssertions.StatusUrl(scheduleId, extra));
-
-    /// <summary>The 200 body of the status of <paramref name="scheduleId"/>.</summary>
-    public static async Task<JsonElement> GetStatusJsonAsync(this HttpClient client, string scheduleId, string? extra = null)
-    {
-        using var response = await client.GetStatusAsync(scheduleId, extra);
-        return await response.ReadJsonAsync();
-    }
-
-    public static DateTimeOffset ExpiresAt(this JsonElement body) =>
-        DateTimeOffset.Parse(body.GetProperty("meta").GetProperty("expires_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
-
-    public static string StatusCode(this JsonElement body) => body.GetProperty("meta").GetProperty("status_code").GetString()!;
-
     public static int Counter(this JsonElement body, string group, string name) =>
         body.GetProperty("meta").GetProperty(group).GetProperty(name).GetInt32();
-
-    /// <summary>Each element of <c>data</c> exactly as it appears in the response body.</summary>
-    public static string[] RawRows(this JsonElement body) =>
-        [.. body.GetProperty("data").EnumerateArray().Select(row => row.GetRawText())];
 
     public static string Utf8(ReadOnlyMemory<byte> bytes) => Encoding.UTF8.GetString(bytes.Span);
 }

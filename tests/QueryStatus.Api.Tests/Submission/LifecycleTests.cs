@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -16,11 +16,11 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
 
         var submitted = await client.SubmitAsync(scheduleId, 3);
-        Assert.Equal("QUEUED", submitted.StatusCodeOf());
+        Assert.Equal("QUEUED", submitted.StatusCode());
         Assert.Equal((0, 3), submitted.Progress());
 
         var leased = await worker.LeaseAsync(maxTasks: 10, leaseSeconds: 60);
@@ -30,16 +30,16 @@ public sealed class LifecycleTests
         var (q0, q1, q2) = (leased.WithQ(0), leased.WithQ(1), leased.WithQ(2));
 
         var running = await client.StatusAsync(scheduleId);
-        Assert.Equal("RUNNING", running.StatusCodeOf());
+        Assert.Equal("RUNNING", running.StatusCode());
         Assert.Equal((0, 3), running.Progress());
         Assert.Equal((0, 3), running.Workflow());
 
         // Sub-query 0: two batches of rows, then the last row with the completion.
-        await worker.SendRowsOkAsync(q0, 0, "{\"q\":0,\"n\":0}", "{\"q\":0,\"n\":1}");
-        await worker.SendRowsOkAsync(q0, 1, "{\"q\":0,\"n\":2}");
-        await worker.CompleteOkAsync(q0, "{\"q\":0,\"n\":3}");
+        await worker.RowsOkAsync(q0, 0, "{\"q\":0,\"n\":0}", "{\"q\":0,\"n\":1}");
+        await worker.RowsOkAsync(q0, 1, "{\"q\":0,\"n\":2}");
+        await worker.CompleteOkAsync(q0, ["{\"q\":0,\"n\":3}"]);
         var one = await client.StatusAsync(scheduleId);
-        Assert.Equal("RUNNING", one.StatusCodeOf());
+        Assert.Equal("RUNNING", one.StatusCode());
         Assert.Equal((1, 3), one.Progress());
         Assert.Equal((0, 2), one.Workflow());
         Assert.Equal(0, one.TotalRows());
@@ -48,19 +48,19 @@ public sealed class LifecycleTests
 
         // Sub-query 1: rows only with the completion (time moves, within the 60-second lease).
         factory.Time.Advance(TimeSpan.FromSeconds(20));
-        await worker.CompleteOkAsync(q1, "{\"q\":1,\"n\":0}", "{\"q\":1,\"n\":1}");
+        await worker.CompleteOkAsync(q1, ["{\"q\":1,\"n\":0}", "{\"q\":1,\"n\":1}"]);
         var two = await client.StatusAsync(scheduleId);
-        Assert.Equal("RUNNING", two.StatusCodeOf());
+        Assert.Equal("RUNNING", two.StatusCode());
         Assert.Equal((2, 3), two.Progress());
 
         // Sub-query 2: rows sent before an empty completion.
         factory.Time.Advance(TimeSpan.FromSeconds(20));
-        await worker.SendRowsOkAsync(q2, 0, "{\"q\":2,\"n\":0}");
+        await worker.RowsOkAsync(q2, 0, "{\"q\":2,\"n\":0}");
         await worker.CompleteOkAsync(q2);
         var completedAt = factory.Time.GetUtcNow();
 
         var done = await client.StatusAsync(scheduleId);
-        Assert.Equal("SUCCESS", done.StatusCodeOf());
+        Assert.Equal("SUCCESS", done.StatusCode());
         Assert.Equal((3, 3), done.Progress());
         Assert.Equal((0, 0), done.Workflow());
         Assert.Equal(7, done.TotalRows());
@@ -78,21 +78,21 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 4);
         var leased = await worker.LeaseAsync();
         Assert.Equal(4, leased.Count);
 
         // Batches interleave across tasks and tasks finish last-first.
-        await worker.SendRowsOkAsync(leased.WithQ(3), 0, "{\"q\":3,\"n\":0}");
-        await worker.SendRowsOkAsync(leased.WithQ(0), 0, "{\"q\":0,\"n\":0}");
-        await worker.SendRowsOkAsync(leased.WithQ(2), 0, "{\"q\":2,\"n\":0}", "{\"q\":2,\"n\":1}");
-        await worker.CompleteOkAsync(leased.WithQ(3), "{\"q\":3,\"n\":1}");
+        await worker.RowsOkAsync(leased.WithQ(3), 0, "{\"q\":3,\"n\":0}");
+        await worker.RowsOkAsync(leased.WithQ(0), 0, "{\"q\":0,\"n\":0}");
+        await worker.RowsOkAsync(leased.WithQ(2), 0, "{\"q\":2,\"n\":0}", "{\"q\":2,\"n\":1}");
+        await worker.CompleteOkAsync(leased.WithQ(3), ["{\"q\":3,\"n\":1}"]);
         await worker.CompleteOkAsync(leased.WithQ(2));
-        await worker.CompleteOkAsync(leased.WithQ(1), "{\"q\":1,\"n\":0}");
-        Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCodeOf());
-        await worker.CompleteOkAsync(leased.WithQ(0), "{\"q\":0,\"n\":1}", "{\"q\":0,\"n\":2}");
+        await worker.CompleteOkAsync(leased.WithQ(1), ["{\"q\":1,\"n\":0}"]);
+        Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
+        await worker.CompleteOkAsync(leased.WithQ(0), ["{\"q\":0,\"n\":1}", "{\"q\":0,\"n\":2}"]);
 
         var rows = await client.ReadAllRowsAsync(scheduleId, pageSize: 2);
 
@@ -106,8 +106,8 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         var task = Assert.Single(await worker.LeaseAsync());
         string[] rows = ["{\"a\":1,\"b\":[1,2,{\"c\":null}]}", "[1,\"two\"]", "\"text\"", "123456789012345678901234567890", "null"];
@@ -123,18 +123,18 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         var task = Assert.Single(await worker.LeaseAsync(leaseSeconds: 600));
         factory.Time.Advance(TimeSpan.FromMinutes(7));
-        await worker.CompleteOkAsync(task, "{\"r\":1}");
+        await worker.CompleteOkAsync(task, ["{\"r\":1}"]);
         var completedAt = factory.Time.GetUtcNow();
         Assert.Equal(completedAt + Retention, (await client.StatusAsync(scheduleId)).ExpiresAt());
 
         factory.Time.Advance(Retention - TimeSpan.FromSeconds(1));
         var lastMoment = await client.StatusAsync(scheduleId);
-        Assert.Equal("SUCCESS", lastMoment.StatusCodeOf());
+        Assert.Equal("SUCCESS", lastMoment.StatusCode());
         Assert.Single(lastMoment.Data());
 
         factory.Time.Advance(TimeSpan.FromSeconds(1));
@@ -147,8 +147,8 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2);
         var leased = await worker.LeaseAsync();
         foreach (var task in leased)
@@ -167,7 +167,7 @@ public sealed class LifecycleTests
             await heartbeat.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
         }
         // The schedule ID is free: a new run starts under it.
-        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCode());
     }
 
     [Fact]
@@ -175,15 +175,15 @@ public sealed class LifecycleTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         var task = Assert.Single(await worker.LeaseAsync());
-        await worker.SendRowsOkAsync(task, 0, "{\"n\":0}");
-        await worker.SendRowsOkAsync(task, 0, "{\"n\":0}");
-        await worker.CompleteOkAsync(task, "{\"n\":1}");
+        await worker.RowsOkAsync(task, 0, "{\"n\":0}");
+        await worker.RowsOkAsync(task, 0, "{\"n\":0}");
+        await worker.CompleteOkAsync(task, ["{\"n\":1}"]);
 
-        using var again = await worker.CompleteAsync(task, "{\"n\":1}");
+        using var again = await worker.CompleteAsync(task, ["{\"n\":1}"]);
         var body = await again.ReadJsonAsync();
 
         Assert.True(body.GetProperty("duplicate").GetBoolean());
@@ -197,8 +197,8 @@ public sealed class LifecycleTests
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
         var license = TestData.NewLicenseId();
-        using var client = factory.CreateClientFor(license);
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(license);
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, ["{\"sql\":\"SELECT 1\"}"]);
 
         using var response = await worker.PostLeaseAsync(maxTasks: 10, leaseSeconds: 90);

@@ -1,6 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -15,7 +15,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     public async Task SubmittingAnUnfinishedScheduleIdIsConflict()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 2);
 
         using var again = await client.PostSubmitAsync(SubmitBody(scheduleId, SubQueries(5)));
@@ -24,7 +24,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         Assert.Contains(scheduleId, description);
         Assert.Contains("QUEUED", description);
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
         Assert.Equal((2, 0), status.Workflow());
     }
@@ -33,7 +33,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     public async Task SubmittingAScheduledScheduleIdIsConflict()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 2, notBefore: Iso(shared.Time.GetUtcNow().AddHours(2)));
 
         using var again = await client.PostSubmitAsync(SubmitBody(scheduleId, SubQueries(1)));
@@ -41,7 +41,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         var description = await again.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
         Assert.Contains("SCHEDULED", description);
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("SCHEDULED", status.StatusCodeOf());
+        Assert.Equal("SCHEDULED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
     }
 
@@ -50,18 +50,18 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2);
         var first = Assert.Single(await worker.LeaseAsync(maxTasks: 1));
-        await worker.SendRowsOkAsync(first, 0, "{\"r\":1}");
+        await worker.RowsOkAsync(first, 0, "{\"r\":1}");
 
         using var again = await client.PostSubmitAsync(SubmitBody(scheduleId, SubQueries(7)));
 
         var description = await again.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
         Assert.Contains("RUNNING", description);
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("RUNNING", status.StatusCodeOf());
+        Assert.Equal("RUNNING", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
         Assert.Equal((1, 1), status.Workflow());
 
@@ -72,10 +72,10 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         }
         var second = Assert.Single(await worker.LeaseAsync());
         Assert.Equal(scheduleId, second.ScheduleId);
-        await worker.CompleteOkAsync(first, "{\"r\":2}");
-        await worker.CompleteOkAsync(second, "{\"r\":3}");
+        await worker.CompleteOkAsync(first, ["{\"r\":2}"]);
+        await worker.CompleteOkAsync(second, ["{\"r\":3}"]);
         var done = await client.StatusAsync(scheduleId);
-        Assert.Equal("SUCCESS", done.StatusCodeOf());
+        Assert.Equal("SUCCESS", done.StatusCode());
         Assert.Equal(3, done.TotalRows());
     }
 
@@ -84,20 +84,20 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, ["{\"run\":1}"]);
         var old = Assert.Single(await worker.LeaseAsync());
-        await worker.CompleteOkAsync(old, "{\"old\":1}", "{\"old\":2}");
+        await worker.CompleteOkAsync(old, ["{\"old\":1}", "{\"old\":2}"]);
         var succeeded = await client.StatusAsync(scheduleId);
-        Assert.Equal("SUCCESS", succeeded.StatusCodeOf());
+        Assert.Equal("SUCCESS", succeeded.StatusCode());
         Assert.Equal(2, succeeded.TotalRows());
 
         var resubmitted = await client.SubmitAsync(scheduleId, ["{\"run\":2}", "{\"run\":2.5}"]);
 
-        Assert.Equal("QUEUED", resubmitted.StatusCodeOf());
+        Assert.Equal("QUEUED", resubmitted.StatusCode());
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
         Assert.Equal(0, status.TotalRows());
         Assert.Empty(status.Data());
@@ -112,7 +112,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         Assert.Equal(2, leased.Count);
         AssertJsonEqual("{\"run\":2}", leased[0].Payload);
         AssertJsonEqual("{\"run\":2.5}", leased[1].Payload);
-        await worker.CompleteOkAsync(leased[0], "{\"new\":1}");
+        await worker.CompleteOkAsync(leased[0], ["{\"new\":1}"]);
         await worker.CompleteOkAsync(leased[1]);
         var rows = await client.ReadAllRowsAsync(scheduleId, pageSize: 10);
         AssertJsonEqual("{\"new\":1}", Assert.Single(rows));
@@ -123,8 +123,8 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         var task = Assert.Single(await worker.LeaseAsync());
         using (var fail = await worker.FailAsync(task, "DATA_SOURCE_ERROR", retryable: false))
@@ -132,14 +132,14 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
             Assert.Equal(HttpStatusCode.OK, fail.StatusCode);
         }
         var failed = await client.StatusAsync(scheduleId);
-        Assert.Equal("FAILURE", failed.StatusCodeOf());
+        Assert.Equal("FAILURE", failed.StatusCode());
         Assert.Equal("DATA_SOURCE_ERROR", failed.Meta().GetProperty("failure").GetProperty("code").GetString());
 
         var resubmitted = await client.SubmitAsync(scheduleId, 3);
 
-        Assert.Equal("QUEUED", resubmitted.StatusCodeOf());
+        Assert.Equal("QUEUED", resubmitted.StatusCode());
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 3), status.Progress());
         Assert.False(status.Meta().TryGetProperty("failure", out _));
         Assert.Null(status.ExpiresAt());
@@ -150,15 +150,15 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     public async Task SubmittingAStoppedScheduleIdStartsANewRun()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 2);
         await client.StopAsync(scheduleId);
 
         var resubmitted = await client.SubmitAsync(scheduleId, 4);
 
-        Assert.Equal("QUEUED", resubmitted.StatusCodeOf());
+        Assert.Equal("QUEUED", resubmitted.StatusCode());
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 4), status.Progress());
         Assert.Equal((4, 0), status.Workflow());
         Assert.Null(status.ExpiresAt());
@@ -169,7 +169,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 1);
         await client.StopAsync(scheduleId);
         factory.Time.Advance(TimeSpan.FromMinutes(30));
@@ -178,26 +178,26 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         // The stopped run would have expired now; the new, unfinished run stays.
         factory.Time.Advance(TimeSpan.FromMinutes(31));
 
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
     public async Task SameScheduleIdUnderTwoLicensesIsTwoIndependentRuns()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var first = shared.CreateClientFor(TestData.NewLicenseId());
-        using var second = shared.CreateClientFor(TestData.NewLicenseId());
+        using var first = shared.CreateJwtClient(TestData.NewLicenseId());
+        using var second = shared.CreateJwtClient(TestData.NewLicenseId());
 
         await first.SubmitAsync(scheduleId, 2);
         var other = await second.SubmitAsync(scheduleId, 3);
-        Assert.Equal("QUEUED", other.StatusCodeOf());
+        Assert.Equal("QUEUED", other.StatusCode());
         Assert.Equal((0, 3), other.Progress());
         Assert.Equal((3, 0), other.Workflow());
 
-        Assert.Equal("STOPPED", (await first.StopAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("STOPPED", (await first.StopAsync(scheduleId)).StatusCode());
 
         var untouched = await second.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", untouched.StatusCodeOf());
+        Assert.Equal("QUEUED", untouched.StatusCode());
         Assert.Equal((0, 3), untouched.Progress());
         Assert.Equal((3, 0), untouched.Workflow());
         Assert.Equal((0, 2), (await first.StatusAsync(scheduleId)).Progress());

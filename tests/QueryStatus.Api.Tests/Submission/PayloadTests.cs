@@ -1,6 +1,6 @@
 using System.Text.Json;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -29,8 +29,8 @@ public sealed class PayloadTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, Payloads);
 
         var leased = await worker.LeaseAsync(maxTasks: Payloads.Length);
@@ -51,8 +51,8 @@ public sealed class PayloadTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         const string spaced = "  {  \"a\" :\n\t[ 1 ,2,   { \"b\" : \"x   y\" } ] ,\r\n \"c\":{ } , \"d\" : [ ]  }  ";
         using var response = await client.PostSubmitAsync($"{{ \"schedule_id\" : \"{scheduleId}\" , \"subqueries\" : [ {spaced} ,\n 7 ] }}");
         Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
@@ -71,8 +71,8 @@ public sealed class PayloadTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         // Escapes in their original spelling (lower-case surrogates, \u00e9 for é) and spacing inside the value.
         string[] payloads = ["{ \"q\" : \"\\ud83d\\ude00 caf\\u00e9\" ,\"n\":[ 1,2 ] }", "\"\\u2603\""];
         using var response = await client.PostSubmitAsync(
@@ -89,8 +89,8 @@ public sealed class PayloadTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         string[] numbers = ["123456789012345678901234567890", "0.1000000000000000055511151231257827", "1E+400", "-0", "1.50"];
         await client.SubmitAsync(scheduleId, numbers);
 
@@ -105,8 +105,8 @@ public sealed class PayloadTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, ["{\"same\":1}", "{\"same\":1}", "{\"same\":1}"]);
 
         var leased = await worker.LeaseAsync();

@@ -1,5 +1,5 @@
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -16,11 +16,11 @@ public sealed class ScheduledStartTests
         var license = TestData.NewLicenseId();
         var later = TestData.NewScheduleId("later");
         var now = TestData.NewScheduleId("now");
-        using var client = factory.CreateClientFor(license);
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(license);
+        using var worker = factory.CreateWorker();
 
         var scheduled = await client.SubmitAsync(later, 3, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
-        Assert.Equal("SCHEDULED", scheduled.StatusCodeOf());
+        Assert.Equal("SCHEDULED", scheduled.StatusCode());
         Assert.Equal((0, 0), scheduled.Workflow());
 
         Assert.Empty(await worker.LeaseAsync());
@@ -31,7 +31,7 @@ public sealed class ScheduledStartTests
         var leased = await worker.LeaseAsync();
         Assert.Equal(2, leased.Count);
         Assert.All(leased, t => Assert.Equal(now, t.ScheduleId));
-        Assert.Equal("SCHEDULED", (await client.StatusAsync(later)).StatusCodeOf());
+        Assert.Equal("SCHEDULED", (await client.StatusAsync(later)).StatusCode());
     }
 
     [Fact]
@@ -40,17 +40,17 @@ public sealed class ScheduledStartTests
         using var factory = new QueryStatusFactory();
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(license);
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
 
         factory.Time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
-        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
         factory.Time.Advance(TimeSpan.FromSeconds(2));
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
         Assert.Equal((2, 0), status.Workflow());
 
@@ -58,7 +58,7 @@ public sealed class ScheduledStartTests
         Assert.Equal(2, leased.Count);
         Assert.All(leased, t => Assert.Equal(scheduleId, t.ScheduleId));
         Assert.All(leased, t => Assert.Equal(license, t.LicenseId));
-        Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -66,8 +66,8 @@ public sealed class ScheduledStartTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(5)));
 
         factory.Time.Advance(TimeSpan.FromMinutes(6));
@@ -82,17 +82,17 @@ public sealed class ScheduledStartTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         // 14:30 at +02:00 is 12:30 UTC: half an hour after the factory's start (12:00 UTC).
         Assert.Equal(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero), factory.Time.GetUtcNow());
 
         var submitted = await client.SubmitAsync(scheduleId, 1, notBefore: "2026-11-29T14:30:00+02:00");
-        Assert.Equal("SCHEDULED", submitted.StatusCodeOf());
+        Assert.Equal("SCHEDULED", submitted.StatusCode());
 
         factory.Time.Advance(TimeSpan.FromMinutes(29));
-        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         factory.Time.Advance(TimeSpan.FromMinutes(1));
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -100,15 +100,15 @@ public sealed class ScheduledStartTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
 
         var stopped = await client.StopAsync(scheduleId);
-        Assert.Equal("STOPPED", stopped.StatusCodeOf());
+        Assert.Equal("STOPPED", stopped.StatusCode());
 
         factory.Time.Advance(TimeSpan.FromMinutes(11));
-        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
     }
 
@@ -117,8 +117,8 @@ public sealed class ScheduledStartTests
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
         await client.StopAsync(scheduleId);
 
@@ -126,11 +126,11 @@ public sealed class ScheduledStartTests
 
         // The stopped run's start time passing does not start its successor.
         factory.Time.Advance(TimeSpan.FromMinutes(11));
-        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
         factory.Time.Advance(TimeSpan.FromMinutes(20));
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Single(await worker.LeaseAsync());
     }
 }

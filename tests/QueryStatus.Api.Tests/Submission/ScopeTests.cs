@@ -1,6 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -17,9 +17,9 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         var scheduleId = TestData.NewScheduleId();
         using var client = shared.CreateClientWithApiKey(TestKeys.Primary);
 
-        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCodeOf());
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
-        Assert.Equal("STOPPED", (await client.StopAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCode());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
+        Assert.Equal("STOPPED", (await client.StopAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -31,7 +31,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         using var reader = shared.CreateClientWithApiKey(TestKeys.ReadOnly);
         await writer.SubmitAsync(scheduleId, 1);
 
-        Assert.Equal("QUEUED", (await reader.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await reader.StatusAsync(scheduleId)).StatusCode());
         using var submit = await reader.PostSubmitAsync(SubmitBody(refusedId, SubQueries(1)));
 
         var description = await submit.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
@@ -52,7 +52,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
 
         var description = await stop.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
         Assert.Contains("query:write", description);
-        Assert.Equal("QUEUED", (await writer.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await writer.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         {
             Assert.Contains("query:read", await status.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN"));
         }
-        Assert.Equal("QUEUED", (await owner.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await owner.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
         using var owner = factory.CreateClientWithApiKey(TestKeys.Primary);
-        using var worker = WorkerClient.For(factory);
+        using var worker = factory.CreateWorker();
         await owner.SubmitAsync(scheduleId, 1);
 
         var task = Assert.Single(await worker.LeaseAsync());
@@ -126,9 +126,9 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         var scheduleId = TestData.NewScheduleId();
         using var client = shared.CreateClientWithJwt(TestData.NewLicenseId(), "query:read query:write");
 
-        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCodeOf());
-        Assert.Equal("STOPPED", (await client.StopAsync(scheduleId)).StatusCodeOf());
-        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCode());
+        Assert.Equal("STOPPED", (await client.StopAsync(scheduleId)).StatusCode());
+        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         using var reader = shared.CreateClientWithJwt(license, "query:read");
         await writer.SubmitAsync(scheduleId, 1);
 
-        Assert.Equal("QUEUED", (await reader.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await reader.StatusAsync(scheduleId)).StatusCode());
         using var submit = await reader.PostSubmitAsync(SubmitBody(TestData.NewScheduleId(), SubQueries(1)));
         Assert.Contains("query:write", await submit.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN"));
         using var stop = await reader.PostStopAsync(scheduleId);
@@ -153,7 +153,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         var scheduleId = TestData.NewScheduleId();
         using var client = shared.CreateClientWithJwt(TestData.NewLicenseId(), "query:write");
 
-        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCode());
         using var status = await client.GetStatusAsync(scheduleId);
         Assert.Contains("query:read", await status.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN"));
     }
@@ -171,8 +171,8 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         var task = Assert.Single(await worker.LeaseAsync());
         Assert.Equal(scheduleId, task.ScheduleId);
         Assert.Equal(license, task.LicenseId);
-        await worker.CompleteOkAsync(task, "{\"r\":1}");
-        Assert.Equal("SUCCESS", (await owner.StatusAsync(scheduleId)).StatusCodeOf());
+        await worker.CompleteOkAsync(task, ["{\"r\":1}"]);
+        Assert.Equal("SUCCESS", (await owner.StatusAsync(scheduleId)).StatusCode());
 
         using var submit = await worker.Http.PostSubmitAsync(SubmitBody(TestData.NewScheduleId(), SubQueries(1)));
         await submit.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
@@ -186,8 +186,8 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var asWorker = new WorkerClient(factory.CreateClientWithJwt(TestData.NewLicenseId()));
 
-        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCodeOf());
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.SubmitAsync(scheduleId, 1)).StatusCode());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
         using var lease = await asWorker.PostLeaseAsync();
 
         Assert.Contains("worker", await lease.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN"));

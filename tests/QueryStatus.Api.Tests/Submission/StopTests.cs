@@ -1,6 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -14,7 +14,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     public async Task StoppingAQueuedRunAnswersItsStatusAsStoppedWithAnExpiry()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 3);
 
         using var response = await client.PostStopAsync(scheduleId);
@@ -22,8 +22,8 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         var stopped = await response.ReadJsonAsync();
-        Assert.Equal(scheduleId, stopped.ScheduleIdOf());
-        Assert.Equal("STOPPED", stopped.StatusCodeOf());
+        Assert.Equal(scheduleId, stopped.ScheduleId());
+        Assert.Equal("STOPPED", stopped.StatusCode());
         Assert.Equal((0, 3), stopped.Progress());
         Assert.Equal((0, 0), stopped.Workflow());
         Assert.Empty(stopped.Data());
@@ -31,7 +31,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         Assert.Equal(Shape(await client.StatusAsync(scheduleId)), Shape(stopped));
 
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("STOPPED", status.StatusCodeOf());
+        Assert.Equal("STOPPED", status.StatusCode());
         Assert.Equal(stopped.ExpiresAt(), status.ExpiresAt());
     }
 
@@ -39,34 +39,34 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     public async Task StopTakesTheScheduleIdInsideTheJsonParameter()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 1);
 
         using var response = await client.PostAsync(
             $"{StopPath}?json={Uri.EscapeDataString($"{{\"schedule_id\":\"{scheduleId}\"}}")}", content: null);
 
-        Assert.Equal("STOPPED", (await response.ReadJsonAsync()).StatusCodeOf());
-        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("STOPPED", (await response.ReadJsonAsync()).StatusCode());
+        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
     public async Task StopTakesTheScheduleIdFromAJsonBody()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 1);
 
         using var response = await client.PostAsync(StopPath, Json($"{{\"schedule_id\":\"{scheduleId}\"}}"));
 
-        Assert.Equal("STOPPED", (await response.ReadJsonAsync()).StatusCodeOf());
-        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("STOPPED", (await response.ReadJsonAsync()).StatusCode());
+        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
     public async Task StoppingAFinishedRunIsConflict()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 1);
         var first = await client.StopAsync(scheduleId);
 
@@ -75,7 +75,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         var description = await again.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
         Assert.Contains("STOPPED", description);
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("STOPPED", status.StatusCodeOf());
+        Assert.Equal("STOPPED", status.StatusCode());
         Assert.Equal(first.ExpiresAt(), status.ExpiresAt());
     }
 
@@ -84,16 +84,16 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
-        await worker.CompleteOkAsync(Assert.Single(await worker.LeaseAsync()), "{\"r\":1}");
+        await worker.CompleteOkAsync(Assert.Single(await worker.LeaseAsync()), ["{\"r\":1}"]);
 
         using var response = await client.PostStopAsync(scheduleId);
 
         await response.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("SUCCESS", status.StatusCodeOf());
+        Assert.Equal("SUCCESS", status.StatusCode());
         AssertJsonEqual("{\"r\":1}", Assert.Single(status.Data()));
     }
 
@@ -102,21 +102,21 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         (await worker.FailAsync(Assert.Single(await worker.LeaseAsync()))).Dispose();
 
         using var response = await client.PostStopAsync(scheduleId);
 
         await response.AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
-        Assert.Equal("FAILURE", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("FAILURE", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
     public async Task StoppingAnUnknownScheduleIsNotFound()
     {
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostStopAsync(TestData.NewScheduleId());
 
@@ -127,22 +127,22 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     public async Task StoppingAnotherLicensesScheduleIsNotFoundAndLeavesItRunning()
     {
         var scheduleId = TestData.NewScheduleId();
-        using var owner = shared.CreateClientFor(TestData.NewLicenseId());
-        using var stranger = shared.CreateClientFor(TestData.NewLicenseId());
+        using var owner = shared.CreateJwtClient(TestData.NewLicenseId());
+        using var stranger = shared.CreateJwtClient(TestData.NewLicenseId());
         await owner.SubmitAsync(scheduleId, 2);
 
         using var response = await stranger.PostStopAsync(scheduleId);
 
         await response.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
         var status = await owner.StatusAsync(scheduleId);
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((2, 0), status.Workflow());
     }
 
     [Fact]
     public async Task StopWithoutScheduleIdIsBadRequest()
     {
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostAsync(StopPath, content: null);
 
@@ -158,7 +158,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [InlineData("[\"s_1\"]")]
     public async Task StopWithAJsonBodyWithoutAUsableScheduleIdIsBadRequest(string body)
     {
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostAsync(StopPath, Json(body));
 
@@ -169,7 +169,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StopWithAMalformedJsonBodyIsBadRequest()
     {
-        using var client = shared.CreateClientFor(TestData.NewLicenseId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostAsync(StopPath, Json("{\"schedule_id\":"));
 
@@ -184,8 +184,8 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         var license = TestData.NewLicenseId();
         var keep = TestData.NewScheduleId("keep");
         var stop = TestData.NewScheduleId("stop");
-        using var client = factory.CreateClientFor(license);
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(license);
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(keep, 2);
         await client.SubmitAsync(stop, 3);
         Assert.Equal((5, 0), (await client.StatusAsync(keep)).Workflow());
@@ -205,30 +205,30 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 3);
         var running = await worker.LeaseAsync(maxTasks: 2);
         Assert.Equal(2, running.Count);
-        await worker.SendRowsOkAsync(running[0], 0, "{\"staged\":true}");
+        await worker.RowsOkAsync(running[0], 0, "{\"staged\":true}");
         Assert.Equal((1, 2), (await client.StatusAsync(scheduleId)).Workflow());
 
         var stopped = await client.StopAsync(scheduleId);
 
-        Assert.Equal("STOPPED", stopped.StatusCodeOf());
+        Assert.Equal("STOPPED", stopped.StatusCode());
         Assert.Equal((0, 0), stopped.Workflow());
         Assert.NotNull(stopped.ExpiresAt());
         foreach (var task in running)
         {
             await worker.HeartbeatAsync(task).AssertConflictAsync("stopped");
-            await worker.SendRowsAsync(task, 1, "{\"late\":true}").AssertConflictAsync("stopped");
-            await worker.CompleteAsync(task, "{\"late\":true}").AssertConflictAsync("stopped");
+            await worker.RowsAsync(task, 1, "{\"late\":true}").AssertConflictAsync("stopped");
+            await worker.CompleteAsync(task, ["{\"late\":true}"]).AssertConflictAsync("stopped");
             await worker.FailAsync(task).AssertConflictAsync("stopped");
         }
         Assert.Empty(await worker.LeaseAsync());
 
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("STOPPED", status.StatusCodeOf());
+        Assert.Equal("STOPPED", status.StatusCode());
         Assert.Equal((0, 3), status.Progress());
         Assert.Equal(0, status.TotalRows());
         Assert.Empty(status.Data());
@@ -239,10 +239,10 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 3);
-        await worker.CompleteOkAsync(Assert.Single(await worker.LeaseAsync(maxTasks: 1)), "{\"r\":1}");
+        await worker.CompleteOkAsync(Assert.Single(await worker.LeaseAsync(maxTasks: 1)), ["{\"r\":1}"]);
 
         var stopped = await client.StopAsync(scheduleId);
 
@@ -256,8 +256,8 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     {
         using var factory = new QueryStatusFactory();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
-        using var worker = WorkerClient.For(factory);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 1);
         var task = Assert.Single(await worker.LeaseAsync(leaseSeconds: 600));
         factory.Time.Advance(TimeSpan.FromMinutes(3));
@@ -265,7 +265,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         Assert.Equal(factory.Time.GetUtcNow() + Retention, stopped.ExpiresAt());
 
         factory.Time.Advance(Retention - TimeSpan.FromSeconds(1));
-        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
         await worker.HeartbeatAsync(task).AssertConflictAsync();
 
         factory.Time.Advance(TimeSpan.FromSeconds(1));

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -19,7 +19,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         using var response = await client.PostSubmitAsync(SubmitBody(scheduleId, SubQueries(3)));
         var text = await response.Content.ReadAsStringAsync();
@@ -27,8 +27,8 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         var body = Parse(text);
-        Assert.Equal(scheduleId, body.ScheduleIdOf());
-        Assert.Equal("QUEUED", body.StatusCodeOf());
+        Assert.Equal(scheduleId, body.ScheduleId());
+        Assert.Equal("QUEUED", body.StatusCode());
         Assert.Equal((0, 3), body.Progress());
         Assert.Equal((3, 0), body.Workflow());
         Assert.Equal(0, body.TotalRows());
@@ -43,13 +43,13 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync(scheduleId, 2);
         var status = await client.StatusAsync(scheduleId);
 
         Assert.Equal(Shape(status), Shape(submitted));
-        Assert.Equal(status.StatusCodeOf(), submitted.StatusCodeOf());
+        Assert.Equal(status.StatusCode(), submitted.StatusCode());
         Assert.Equal(status.Progress(), submitted.Progress());
         Assert.Equal(status.Workflow(), submitted.Workflow());
         AssertJsonEqual(status.Meta().GetProperty("paging"), submitted.Meta().GetProperty("paging"));
@@ -60,7 +60,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         using var response = await client.PostSubmitAsync(SubmitBody(scheduleId, SubQueries(2)));
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
@@ -70,8 +70,8 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
 
         using var followed = await client.GetAsync(location);
         var status = await followed.ReadJsonAsync();
-        Assert.Equal(scheduleId, status.ScheduleIdOf());
-        Assert.Equal("QUEUED", status.StatusCodeOf());
+        Assert.Equal(scheduleId, status.ScheduleId());
+        Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
     }
 
@@ -79,7 +79,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     public async Task ScheduleIdLeftOutIsGeneratedValidAndDifferentEachTime()
     {
         var license = TestData.NewLicenseId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
@@ -87,7 +87,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
             using var response = await client.PostSubmitAsync("{\"subqueries\":[{\"q\":1}]}");
             var body = await response.ReadJsonAsync();
             Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-            var id = body.ScheduleIdOf();
+            var id = body.ScheduleId();
             Assert.Matches(ScheduleIdRule(), id);
             Assert.Equal($"{StatusPath}?schedule_id={id}", response.Headers.Location?.OriginalString);
             ids.Add(id);
@@ -96,7 +96,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
         Assert.Equal(3, ids.Distinct().Count());
         foreach (var id in ids)
         {
-            Assert.Equal("QUEUED", (await client.StatusAsync(id)).StatusCodeOf());
+            Assert.Equal("QUEUED", (await client.StatusAsync(id)).StatusCode());
         }
     }
 
@@ -104,25 +104,25 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     public async Task ClientChosenScheduleIdIsTheRunsId()
     {
         var license = TestData.NewLicenseId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync("nightly-report_2026", 1);
 
-        Assert.Equal("nightly-report_2026", submitted.ScheduleIdOf());
-        Assert.Equal("QUEUED", (await client.StatusAsync("nightly-report_2026")).StatusCodeOf());
+        Assert.Equal("nightly-report_2026", submitted.ScheduleId());
+        Assert.Equal("QUEUED", (await client.StatusAsync("nightly-report_2026")).StatusCode());
     }
 
     [Fact]
     public async Task NullScheduleIdIsTreatedAsLeftOut()
     {
         var license = TestData.NewLicenseId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         using var response = await client.PostSubmitAsync("{\"schedule_id\":null,\"subqueries\":[1]}");
         var body = await response.ReadJsonAsync();
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        Assert.Matches(ScheduleIdRule(), body.ScheduleIdOf());
+        Assert.Matches(ScheduleIdRule(), body.ScheduleId());
     }
 
     [Fact]
@@ -130,13 +130,13 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync(scheduleId, 2, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(-5)));
 
-        Assert.Equal("QUEUED", submitted.StatusCodeOf());
+        Assert.Equal("QUEUED", submitted.StatusCode());
         Assert.Equal((2, 0), submitted.Workflow());
-        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCodeOf());
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
@@ -144,15 +144,15 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync(scheduleId, 4, notBefore: Iso(factory.Time.GetUtcNow().AddHours(1)));
 
-        Assert.Equal("SCHEDULED", submitted.StatusCodeOf());
+        Assert.Equal("SCHEDULED", submitted.StatusCode());
         Assert.Equal((0, 4), submitted.Progress());
         Assert.Equal((0, 0), submitted.Workflow());
         var status = await client.StatusAsync(scheduleId);
-        Assert.Equal("SCHEDULED", status.StatusCodeOf());
+        Assert.Equal("SCHEDULED", status.StatusCode());
         Assert.Equal((0, 0), status.Workflow());
     }
 
@@ -161,7 +161,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync(scheduleId, Enumerable.Range(0, 10_000).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
@@ -174,11 +174,11 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
     {
         var license = TestData.NewLicenseId();
         var scheduleId = new string('a', 45) + "_-Z09";
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         var submitted = await client.SubmitAsync(scheduleId, 1);
 
-        Assert.Equal(scheduleId, submitted.ScheduleIdOf());
+        Assert.Equal(scheduleId, submitted.ScheduleId());
     }
 
     [Fact]
@@ -189,7 +189,7 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
 
         var submitted = await client.SubmitAsync(scheduleId, 1);
 
-        Assert.Equal("QUEUED", submitted.StatusCodeOf());
+        Assert.Equal("QUEUED", submitted.StatusCode());
         // The run belongs to the key's license: another license does not see it.
         using var other = factory.CreateClientWithApiKey(TestKeys.Other);
         using var response = await other.GetStatusAsync(scheduleId);

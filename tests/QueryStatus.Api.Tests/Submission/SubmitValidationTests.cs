@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using QueryStatus.Api.Tests.Infrastructure;
-using static QueryStatus.Api.Tests.Submission.SubmissionKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Submission;
 
@@ -43,7 +43,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         using var response = await client.PostSubmitAsync(body.Replace(Id, scheduleId, StringComparison.Ordinal));
 
@@ -59,7 +59,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     {
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(license);
+        using var client = factory.CreateJwtClient(license);
 
         using var response = await client.PostSubmitAsync(SubmitBody(scheduleId, Enumerable.Repeat("1", 10_001)));
 
@@ -78,7 +78,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     [InlineData("{\"subqueries\":[1]} trailing")]
     public async Task MalformedJsonBodyIsBadRequest(string body)
     {
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostSubmitAsync(body);
 
@@ -92,7 +92,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     [InlineData("null")]
     public async Task BodyThatIsNotAnObjectIsBadRequest(string body)
     {
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostSubmitAsync(body);
 
@@ -102,7 +102,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     [Fact]
     public async Task EmptyBodyIsBadRequest()
     {
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostSubmitAsync("");
 
@@ -112,7 +112,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     [Fact]
     public async Task NoBodyAtAllIsRefused()
     {
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostAsync(SubmitPath, content: null);
 
@@ -130,7 +130,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     public async Task BodyThatIsNotSentAsJsonIsUnsupportedMediaType(string contentType)
     {
         var scheduleId = TestData.NewScheduleId();
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.PostAsync(SubmitPath,
             new StringContent(SubmitBody(scheduleId, SubQueries(1)), Encoding.UTF8, contentType));
@@ -144,7 +144,7 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
     [Fact]
     public async Task SubmitWithGetIsMethodNotAllowed()
     {
-        using var client = factory.CreateClientFor(TestData.NewLicenseId());
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
 
         using var response = await client.GetAsync(SubmitPath);
 

@@ -1,6 +1,5 @@
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -34,7 +33,7 @@ public sealed class IdempotencyTests
 
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
-        Assert.Equal([Row("r0"), Row("r1"), Row("r2"), Row("r3")], status.Rows());
+        Assert.Equal([Row("r0"), Row("r1"), Row("r2"), Row("r3")], status.RawRows());
     }
 
     [Fact]
@@ -51,7 +50,7 @@ public sealed class IdempotencyTests
         Assert.True((await worker.RowsOkAsync(task, 5, Row("five"))).GetProperty("duplicate").GetBoolean());
         await worker.CompleteOkAsync(task);
 
-        Assert.Equal([Row("five"), Row("two")], (await client.StatusAsync(scheduleId)).Rows().Order(StringComparer.Ordinal));
+        Assert.Equal([Row("five"), Row("two")], (await client.StatusAsync(scheduleId)).RawRows().Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -83,6 +82,6 @@ public sealed class IdempotencyTests
         var done = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", done.StatusCode());
         Assert.Equal((3, 3), done.Progress());
-        Assert.Equal([Row("a0"), Row("a1"), Row("c0")], done.Rows());
+        Assert.Equal([Row("a0"), Row("a1"), Row("c0")], done.RawRows());
     }
 }

@@ -1,7 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -66,11 +65,11 @@ public sealed class LeaseExpiryTests
         await worker.CompleteOkAsync(current);
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
-        Assert.Equal([Row("fresh")], status.Rows());
+        Assert.Equal([Row("fresh")], status.RawRows());
 
         // A stale token stays refused once the task is done.
         await AssertRefusedAsync(worker, stale);
-        Assert.Equal([Row("fresh")], (await client.StatusAsync(scheduleId)).Rows());
+        Assert.Equal([Row("fresh")], (await client.StatusAsync(scheduleId)).RawRows());
     }
 
     [Fact]
@@ -97,7 +96,7 @@ public sealed class LeaseExpiryTests
 
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
-        Assert.Equal([Row("a0-0"), Row("a0-1"), Row("a0-2"), Row("a1-0"), Row("a1-1")], status.Rows());
+        Assert.Equal([Row("a0-0"), Row("a0-1"), Row("a0-2"), Row("a1-0"), Row("a1-1")], status.RawRows());
     }
 
     [Fact]

@@ -1,16 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>What the lease call hands a worker, and how a run's status follows its tasks.</summary>
 public sealed class LeaseResponseTests
 {
-    private static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-
     [Fact]
     public async Task LeasedTaskCarriesItsPayloadAsSubmittedWithAttemptOneAndItsLeaseExpiry()
     {
@@ -112,7 +109,7 @@ public sealed class LeaseResponseTests
         Assert.Equal("RUNNING", oneDone.StatusCode());
         Assert.Equal((1, 3), oneDone.Progress());
         Assert.Equal((2, 0), oneDone.Workflow());
-        Assert.Empty(oneDone.Rows());
+        Assert.Empty(oneDone.RawRows());
 
         foreach (var task in await worker.LeaseAsync(maxTasks: 2))
         {
@@ -122,6 +119,6 @@ public sealed class LeaseResponseTests
         Assert.Equal("SUCCESS", done.StatusCode());
         Assert.Equal((3, 3), done.Progress());
         Assert.Equal((0, 0), done.Workflow());
-        Assert.Equal([Row("a0"), Row("a1"), Row("a2")], done.Rows());
+        Assert.Equal([Row("a0"), Row("a1"), Row("a2")], done.RawRows());
     }
 }

@@ -1,7 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -37,7 +36,7 @@ public sealed class RetryTests
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
         Assert.Null(status.Failure());
-        Assert.Equal([Row("a0"), Row("a1")], status.Rows());
+        Assert.Equal([Row("a0"), Row("a1")], status.RawRows());
     }
 
     [Fact]

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Text;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -111,6 +110,6 @@ public sealed class RunLimitTests
 
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
-        Assert.Equal(small, status.Rows());
+        Assert.Equal(small, status.RawRows());
     }
 }

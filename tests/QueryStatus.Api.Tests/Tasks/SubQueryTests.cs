@@ -1,6 +1,5 @@
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -34,7 +33,7 @@ public sealed class SubQueryTests
         var waiting = await client.StatusAsync(scheduleId);
         Assert.Equal("RUNNING", waiting.StatusCode());
         Assert.Equal((4, 5), waiting.Progress());
-        Assert.Empty(waiting.Rows());
+        Assert.Empty(waiting.RawRows());
 
         var g0 = await worker.LeaseOneAsync();
         Assert.Equal(("g0", scheduleId), (g0.Name(), g0.ScheduleId));
@@ -43,7 +42,7 @@ public sealed class SubQueryTests
         var done = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", done.StatusCode());
         Assert.Equal((5, 5), done.Progress());
-        Assert.Equal([Row("p0"), Row("p1"), Row("c0"), Row("c1-0"), Row("c1-1"), Row("g0")], done.Rows());
+        Assert.Equal([Row("p0"), Row("p1"), Row("c0"), Row("c1-0"), Row("c1-1"), Row("g0")], done.RawRows());
     }
 
     [Fact]
@@ -66,7 +65,7 @@ public sealed class SubQueryTests
 
         var done = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", done.StatusCode());
-        Assert.Equal([Row("only")], done.Rows());
+        Assert.Equal([Row("only")], done.RawRows());
     }
 
     [Fact]

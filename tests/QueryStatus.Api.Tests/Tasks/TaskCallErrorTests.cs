@@ -1,7 +1,6 @@
 using System.Net;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -31,7 +30,7 @@ public sealed class TaskCallErrorTests
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("STOPPED", status.StatusCode());
         Assert.Equal((0, 0), status.Workflow());
-        Assert.Empty(status.Rows());
+        Assert.Empty(status.RawRows());
     }
 
     [Fact]
@@ -111,6 +110,6 @@ public sealed class TaskCallErrorTests
         await worker.CompleteOkAsync(task, [Row("a0")]);
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("SUCCESS", status.StatusCode());
-        Assert.Equal([Row("a0")], status.Rows());
+        Assert.Equal([Row("a0")], status.RawRows());
     }
 }

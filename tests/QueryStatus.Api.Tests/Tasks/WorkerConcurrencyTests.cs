@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using QueryStatus.Api.Tests.Infrastructure;
-using QueryStatus.Api.Tests.Tasks.Support;
-using static QueryStatus.Api.Tests.Tasks.Support.TaskTestKit;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
@@ -148,7 +147,7 @@ public sealed class WorkerConcurrencyTests
             Assert.Equal((SubQueriesPerRun, SubQueriesPerRun), status.Progress());
             Assert.Equal((0, 0), status.Workflow());
             var expected = Enumerable.Range(0, SubQueriesPerRun).SelectMany(q => Enumerable.Range(0, 3).Select(r => ResultRow(run, q, r)));
-            Assert.Equal(expected, status.Rows());
+            Assert.Equal(expected, status.RawRows());
         }
     }
 }
