@@ -8,7 +8,7 @@ public sealed class Options
     public bool Quick { get; private set; }
     public int SliceSeconds { get; private set; } = 10;
     public int Pairs { get; private set; } = 3;
-    public int WarmupSeconds { get; private set; } = 3;
+    public int WarmupSeconds { get; private set; } = 5;
     public int Connections { get; private set; } = 64;
     public long BigRows { get; private set; } = 10_000_000;
     public int MidRows { get; private set; } = 20_000;

@@ -234,6 +234,16 @@ namespace QueryStatus.Bench
                 scenarios = [.. scenarios.Where(s => only.Contains(s.Name))];
             }
 
+            // Tiered JIT and dynamic PGO take many seconds of load to settle on a busy machine: load every QueryStatus
+            // path once before any scenario, so that no scenario's first slice measures a half-compiled server.
+            Log("");
+            Log($"warming up QueryStatus: {options.WarmupSeconds} s of load on each scenario's URL ...");
+            foreach (var scenario in scenarios)
+            {
+                Check(scenario, scenario.A, await Wrk.RunAsync("warm-up", scenario.A.Server, scenario.A.Url, scenario.A.Headers,
+                    options.WarmupSeconds, options.Connections));
+            }
+
             var results = new List<ScenarioResult>();
             foreach (var scenario in scenarios)
             {
