@@ -86,6 +86,38 @@ public sealed class RowBuffer
     }
 
     /// <summary>
+    /// The bytes <see cref="WriteElements"/> writes for rows <c>[start, end)</c>: the rows' lengths plus a comma
+    /// between each two. Reads the index only (one entry per row, sequentially).
+    /// </summary>
+    public long MeasureElements(long start, long end)
+    {
+        if (start >= end)
+        {
+            return 0; // An empty window, wherever it lies (past the last row too).
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
+
+        // Rows of one chunk lie back to back: a run of them spans from its first row's offset to where the row
+        // after it starts (same chunk) or to the end of what the chunk holds.
+        long bytes = 0;
+        var (chunk, runStart) = Locate(start);
+        for (var row = start + 1; row < end; row++)
+        {
+            var (nextChunk, nextOffset) = Locate(row);
+            if (nextChunk != chunk)
+            {
+                bytes += _chunkUsed[chunk] - runStart;
+                chunk = nextChunk;
+                runStart = nextOffset;
+            }
+        }
+        var stop = end < Count && Locate(end) is var (afterChunk, afterOffset) && afterChunk == chunk ? afterOffset : _chunkUsed[chunk];
+        bytes += stop - runStart;
+        return bytes + (end - start - 1);
+    }
+
+    /// <summary>
     /// Writes rows <c>[start, end)</c> as the elements of a JSON array (<c>row,row,...</c>, a comma before every row
     /// but the array's first) straight into <paramref name="writer"/>, stopping at the first buffer the writer hands
     /// out after <paramref name="minBytes"/> were written (so the caller can flush). Returns the row to continue from
@@ -94,12 +126,12 @@ public sealed class RowBuffer
     /// </summary>
     public long WriteElements(long start, long end, bool first, System.Buffers.IBufferWriter<byte> writer, int minBytes)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
         if (start >= end)
         {
             return Math.Max(start, end);
         }
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
 
         var span = writer.GetSpan();
         var used = 0;

@@ -87,6 +87,18 @@ public sealed class RowBufferWriteElementsTests
     }
 
     [Fact]
+    public void MeasureElementsIsExactlyWhatWriteElementsWrites()
+    {
+        var (buffer, _) = Build(300, i => i % 97 == 0 ? "\"" + new string('z', 5000 + i) + "\"" : $"{{\"n\":{i},\"é\":\"{new string('e', i % 13)}\"}}");
+
+        foreach (var (start, end) in new (long, long)[] { (0, 300), (0, 1), (299, 300), (5, 5), (96, 98), (10, 290), (150, 300), (0, 97) })
+        {
+            var written = Encoding.UTF8.GetByteCount(Write(buffer, start, end, int.MaxValue, out _));
+            Assert.Equal(written, buffer.MeasureElements(start, end));
+        }
+    }
+
+    [Fact]
     public void OutOfRangeWindowsAreRefused()
     {
         var (buffer, _) = Build(3, i => i.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -95,5 +107,11 @@ public sealed class RowBufferWriteElementsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => buffer.WriteElements(-1, 2, true, sink, int.MaxValue));
         Assert.Throws<ArgumentOutOfRangeException>(() => buffer.WriteElements(0, 4, true, sink, int.MaxValue));
         Assert.Equal(3, buffer.WriteElements(3, 3, true, sink, int.MaxValue));
+
+        // An empty window is empty wherever it lies, past the last row included (a page past the end).
+        Assert.Equal(1_000_000, buffer.WriteElements(1_000_000, 1_000_000, true, sink, int.MaxValue));
+        Assert.Equal(0, buffer.MeasureElements(1_000_000, 1_000_000));
+        Assert.Equal(0, RowBuffer.Empty.MeasureElements(42, 42));
+        Assert.Equal(0, sink.WrittenCount);
     }
 }
