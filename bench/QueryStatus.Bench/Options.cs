@@ -16,6 +16,9 @@ public sealed class Options
     public bool WriteSide { get; private set; } = true;
     public HashSet<string>? Only { get; private set; }
     public string? Markdown { get; private set; }
+
+    /// <summary>Extra settings for QueryStatus (environment variables, e.g. Serilog__MinimumLevel__Default=Warning), for experiments.</summary>
+    public Dictionary<string, string> QueryStatusSettings { get; } = [];
     public string CommandLine { get; private set; } = "";
 
     public static Options Parse(string[] args)
@@ -62,6 +65,15 @@ public sealed class Options
                 case "--markdown":
                     o.Markdown = Next();
                     break;
+                case "--qs-setting":
+                    var setting = Next();
+                    var eq = setting.IndexOf('=', StringComparison.Ordinal);
+                    if (eq <= 0)
+                    {
+                        throw new BenchException("--qs-setting takes NAME=VALUE (an environment variable, __ for :)");
+                    }
+                    o.QueryStatusSettings[setting[..eq]] = setting[(eq + 1)..];
+                    break;
                 case "-h" or "--help":
                     throw new BenchException(Usage);
                 default:
@@ -78,7 +90,9 @@ public sealed class Options
     public const string Usage =
         "usage: bench/run.sh [--quick] [--slice SECONDS] [--pairs N] [--warmup SECONDS] [--connections N]\n" +
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
+        "                    [--qs-setting NAME=VALUE]...\n" +
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +
         "  default     10 s slices, 3 pairs (A B, B A, A B), a 10,000,000-row big result, 3 write slices\n" +
+        "  --qs-setting  an extra environment variable for QueryStatus, for experiments (e.g. Serilog__MinimumLevel__Default=Warning)\n" +
         "  scenarios   running-apikey running-jwt page-100 page-10k page-big-last page-big-last-vs-first";
 }

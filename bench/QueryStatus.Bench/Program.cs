@@ -292,9 +292,14 @@ namespace QueryStatus.Bench
                 // The one setting past production defaults: a run may hold the big result (default cap 1,000,000 rows).
                 ["Scheduler__MaxRowsPerRun"] = Math.Max(1_000_000, options.BigRows).ToString(CultureInfo.InvariantCulture),
             };
+            foreach (var (name, value) in options.QueryStatusSettings)
+            {
+                env[name] = value;
+            }
             var qs = await Server.StartAsync("QueryStatus", apiDll, env, [], workDir);
             servers.Add(qs);
-            Log($"QueryStatus pid {qs.Pid} on {qs.BaseUrl} (Production, request logs to /dev/null)");
+            Log($"QueryStatus pid {qs.Pid} on {qs.BaseUrl} (Production, request logs to /dev/null)" +
+                (options.QueryStatusSettings.Count == 0 ? "" : $"; extra settings: {string.Join(", ", options.QueryStatusSettings.Select(s => $"{s.Key}={s.Value}"))}"));
             return qs;
         }
 
