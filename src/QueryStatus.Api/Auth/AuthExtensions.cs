@@ -64,6 +64,9 @@ public static class AuthExtensions
             o.TokenValidationParameters.ValidateIssuer = true;
             o.TokenValidationParameters.ValidateAudience = true;
             o.TokenValidationParameters.RequireSignedTokens = true;
+            // Tokens that passed are remembered until they expire (or for a few minutes): pollers resend the same one.
+            o.TokenHandlers.Clear();
+            o.TokenHandlers.Add(new CachingJsonWebTokenHandler(time) { MapInboundClaims = o.MapInboundClaims });
         });
 
         // One policy per scope, named after it. Client scopes also need a license to act for.

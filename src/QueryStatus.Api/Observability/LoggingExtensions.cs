@@ -20,6 +20,7 @@ public static class LoggingExtensions
             // The hosting layer's "Request starting/finished" lines print the full URL, api_key included,
             // at whatever level someone turns on; our request log replaces them.
             .Filter.ByExcluding(Matching.FromSource("Microsoft.AspNetCore.Hosting.Diagnostics")), preserveStaticLogger: true);
+        CachingLoggerFactory.Decorate(builder.Services);
         return builder;
     }
 

@@ -41,14 +41,18 @@ public static class OpenApiExtensions
         return services;
     }
 
-    public static IApplicationBuilder UseQueryStatusOpenApi(this IApplicationBuilder app)
-    {
-        app.UseSwagger();
-        app.UseSwaggerUI(o =>
+    /// <summary>
+    /// The document and the UI, both under <c>/swagger</c>. Only requests there enter their middleware: for any
+    /// other path they only match templates and allocate, a cost every API request paid for nothing.
+    /// </summary>
+    public static IApplicationBuilder UseQueryStatusOpenApi(this IApplicationBuilder app) =>
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/swagger"), swagger =>
         {
-            o.SwaggerEndpoint("/swagger/v2/swagger.json", "QueryStatus v2");
-            o.DocumentTitle = "QueryStatus API";
+            swagger.UseSwagger();
+            swagger.UseSwaggerUI(o =>
+            {
+                o.SwaggerEndpoint("/swagger/v2/swagger.json", "QueryStatus v2");
+                o.DocumentTitle = "QueryStatus API";
+            });
         });
-        return app;
-    }
 }

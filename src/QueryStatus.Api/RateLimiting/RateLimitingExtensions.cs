@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
@@ -19,9 +20,13 @@ public sealed class LicenseRateLimiter : IDisposable
 
     private readonly RateLimitingOptions _options;
 
+    // "license:<id>" per license, built once: partition keys are computed twice per request (acquire, statistics).
+    private static readonly ConcurrentDictionary<string, string> LicenseKeys = new(StringComparer.Ordinal);
+
     public LicenseRateLimiter(IOptions<RateLimitingOptions> options)
     {
         _options = options.Value;
+        PermitLimitText = _options.PermitLimit.ToString(CultureInfo.InvariantCulture);
         Limiter = PartitionedRateLimiter.Create<HttpContext, string>(context => PartitionKey(context) is { } key
             ? RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
             {
@@ -37,6 +42,9 @@ public sealed class LicenseRateLimiter : IDisposable
 
     public int PermitLimit => _options.PermitLimit;
 
+    /// <summary><see cref="PermitLimit"/> as the header value.</summary>
+    public string PermitLimitText { get; }
+
     public TimeSpan Window => _options.Window;
 
     /// <summary>Null for requests that are not limited: health probes and the API docs.</summary>
@@ -47,8 +55,19 @@ public sealed class LicenseRateLimiter : IDisposable
             return null;
         }
         return context.User.LicenseIdOrNull() is { } license
-            ? "license:" + license
+            ? LicenseKey(license)
             : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+    }
+
+    private static string LicenseKey(string license)
+    {
+        if (LicenseKeys.TryGetValue(license, out var key))
+        {
+            return key;
+        }
+        key = "license:" + license;
+        // Licenses come from validated credentials; the cap only guards against an issuer minting endless ones.
+        return LicenseKeys.Count < 100_000 ? LicenseKeys.GetOrAdd(license, key) : key;
     }
 
     public static bool IsLimited(PathString path) =>
@@ -101,7 +120,7 @@ public static class RateLimitingExtensions
                 context.Response.OnStarting(() =>
                 {
                     var headers = context.Response.Headers;
-                    headers[LicenseRateLimiter.LimitHeader] = limiter.PermitLimit.ToString(CultureInfo.InvariantCulture);
+                    headers[LicenseRateLimiter.LimitHeader] = limiter.PermitLimitText;
                     headers[LicenseRateLimiter.RemainingHeader] = limiter.Remaining(context).ToString(CultureInfo.InvariantCulture);
                     return Task.CompletedTask;
                 });

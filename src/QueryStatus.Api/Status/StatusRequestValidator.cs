@@ -4,11 +4,13 @@ using QueryStatus.Api.Parameters;
 
 namespace QueryStatus.Api.Status;
 
-public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
+public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>, Errors.ValidationFilter.IQuickCheck
 {
+    private readonly int _maxRows;
+
     public StatusRequestValidator(IOptions<PagingOptions> paging)
     {
-        var maxRows = paging.Value.MaxRows;
+        var maxRows = _maxRows = paging.Value.MaxRows;
 
         RuleFor(r => r.ScheduleId)
             .NotEmpty().WithMessage("schedule_id: required.")
@@ -41,6 +43,18 @@ public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
             .Must(p => p is "true" or "false").When(r => r.PrettyText is not null)
             .WithMessage("pretty: must be true or false.");
     }
+
+    /// <summary>
+    /// The rules above, as one expression, for the polling path: a request passing it breaks none of them (the
+    /// validation filter then skips the full run); anything else is left to the rules, which describe it.
+    /// </summary>
+    public bool IsClearlyValid(object value) =>
+        value is StatusRequest r
+        && r.ScheduleId is not null && ParameterRules.ScheduleId().IsMatch(r.ScheduleId)
+        && (r.OffsetStartText is null || IsOffset(r.OffsetStartText))
+        && (r.OffsetEndText is null || (IsOffset(r.OffsetEndText) && r.OffsetEnd >= r.OffsetStart && r.OffsetEnd - r.OffsetStart <= _maxRows))
+        && (r.ApiKey is null || ParameterRules.ApiKey().IsMatch(r.ApiKey))
+        && r.PrettyText is (null or "true" or "false");
 
     private static bool BeAnOffset(string text) => IsOffset(text);
 

@@ -94,6 +94,99 @@ public sealed class RowBuffer
         return _chunks[chunk].AsMemory(start, end - start);
     }
 
+    /// <summary>
+    /// The bytes <see cref="WriteElements"/> writes for rows <c>[start, end)</c>: the rows' lengths plus a comma
+    /// between each two. Reads the index only (one entry per row, sequentially).
+    /// </summary>
+    public long MeasureElements(long start, long end)
+    {
+        if (start >= end)
+        {
+            return 0; // An empty window, wherever it lies (past the last row too).
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
+
+        // Rows of one chunk lie back to back: a run of them spans from its first row's offset to where the row
+        // after it starts (same chunk) or to the end of what the chunk holds.
+        long bytes = 0;
+        var (chunk, runStart) = Locate(start);
+        for (var row = start + 1; row < end; row++)
+        {
+            var (nextChunk, nextOffset) = Locate(row);
+            if (nextChunk != chunk)
+            {
+                bytes += _chunkUsed[chunk] - runStart;
+                chunk = nextChunk;
+                runStart = nextOffset;
+            }
+        }
+        var stop = end < Count && Locate(end) is var (afterChunk, afterOffset) && afterChunk == chunk ? afterOffset : _chunkUsed[chunk];
+        bytes += stop - runStart;
+        return bytes + (end - start - 1);
+    }
+
+    /// <summary>
+    /// Writes rows <c>[start, end)</c> as the elements of a JSON array (<c>row,row,...</c>, a comma before every row
+    /// but the array's first) straight into <paramref name="writer"/>, stopping at the first buffer the writer hands
+    /// out after <paramref name="minBytes"/> were written (so the caller can flush). Returns the row to continue from
+    /// (<paramref name="end"/> when done). Rows are copied as stored; nothing is allocated per row. The
+    /// <paramref name="first"/> flag says whether <paramref name="start"/> is the array's first element (no comma before it).
+    /// </summary>
+    public long WriteElements(long start, long end, bool first, System.Buffers.IBufferWriter<byte> writer, int minBytes)
+    {
+        if (start >= end)
+        {
+            return Math.Max(start, end);
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
+
+        var span = writer.GetSpan();
+        var used = 0;
+        long written = 0;
+        var packed = _index[(int)(start >> IndexSegmentShift)][start & (IndexSegmentSize - 1)];
+        for (var row = start; row < end; row++)
+        {
+            // A row ends where the next one starts, or at the end of what its chunk holds.
+            var chunk = (int)(packed >> 32);
+            var offset = (int)(uint)packed;
+            int stop;
+            if (row + 1 < Count)
+            {
+                var next = _index[(int)((row + 1) >> IndexSegmentShift)][(row + 1) & (IndexSegmentSize - 1)];
+                stop = (int)(next >> 32) == chunk ? (int)(uint)next : _chunkUsed[chunk];
+                packed = next;
+            }
+            else
+            {
+                stop = _chunkUsed[chunk];
+            }
+            var bytes = _chunks[chunk].AsSpan(offset, stop - offset);
+
+            var needed = bytes.Length + 1;
+            if (span.Length - used < needed)
+            {
+                writer.Advance(used);
+                written += used;
+                if (written >= minBytes)
+                {
+                    return row;
+                }
+                span = writer.GetSpan(needed);
+                used = 0;
+            }
+            if (!first || row != start)
+            {
+                span[used++] = (byte)',';
+            }
+            bytes.CopyTo(span[used..]);
+            used += bytes.Length;
+        }
+        writer.Advance(used);
+        return end;
+    }
+
     private (int Chunk, int Offset) Locate(long row)
     {
         var packed = _index[(int)(row >> IndexSegmentShift)][row & (IndexSegmentSize - 1)];

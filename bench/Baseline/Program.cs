@@ -1,0 +1,26 @@
+// The fastest answer ASP.NET Core gives for a body of known bytes: a minimal-API endpoint per scenario
+// writing a pre-built byte array (Content-Type application/json). QueryStatus is measured against it.
+//
+//   dotnet Baseline.dll --Bodies <folder> --urls http://127.0.0.1:5090
+//
+// Every <name>.json in the folder is served at GET /<name>, byte for byte; GET /healthz answers "ok".
+
+var builder = WebApplication.CreateBuilder(args);
+var app = builder.Build();
+
+var folder = app.Configuration["Bodies"]
+    ?? throw new InvalidOperationException("Give the folder of captured bodies: --Bodies <folder>.");
+var files = Directory.GetFiles(folder, "*.json");
+if (files.Length == 0)
+{
+    throw new InvalidOperationException($"No *.json bodies in {folder}.");
+}
+
+foreach (var file in files)
+{
+    var body = File.ReadAllBytes(file);
+    app.MapGet("/" + Path.GetFileNameWithoutExtension(file), () => Results.Bytes(body, "application/json"));
+}
+app.MapGet("/healthz", () => "ok");
+
+app.Run();

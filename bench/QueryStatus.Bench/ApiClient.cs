@@ -1,0 +1,148 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace QueryStatus.Bench;
+
+/// <summary>The parts of the QueryStatus HTTP API the driver uses: submit, the worker protocol, status.</summary>
+public sealed class ApiClient(HttpClient http, string baseUrl)
+{
+    public string BaseUrl { get; } = baseUrl;
+
+    public async Task<JsonDocument> PostAsync(string path, string credential, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, BaseUrl + path)
+        {
+            Content = new ReadOnlyMemoryContent(body),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        using var response = await http.SendAsync(request, cancellationToken);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new BenchException($"POST {path} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        }
+        return JsonDocument.Parse(bytes);
+    }
+
+    public Task<JsonDocument> PostAsync(string path, string credential, string json, CancellationToken cancellationToken) =>
+        PostAsync(path, credential, Encoding.UTF8.GetBytes(json), cancellationToken);
+
+    /// <summary>GET with extra headers; throws unless 200.</summary>
+    public static async Task<byte[]> GetBodyAsync(HttpClient http, string url, IReadOnlyList<string> headers, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        foreach (var header in headers)
+        {
+            var colon = header.IndexOf(':', StringComparison.Ordinal);
+            request.Headers.TryAddWithoutValidation(header[..colon].Trim(), header[(colon + 1)..].Trim());
+        }
+        using var response = await http.SendAsync(request, cancellationToken);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        if ((int)response.StatusCode != 200)
+        {
+            throw new BenchException($"GET {Redact(url)} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+        }
+        return bytes;
+    }
+
+    public static string Redact(string url)
+    {
+        var at = url.IndexOf("api_key=", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return url;
+        }
+        var end = url.IndexOf('&', at);
+        return url[..(at + 8)] + "***" + (end < 0 ? "" : url[end..]);
+    }
+
+    // ---- worker protocol ----------------------------------------------------------------------
+
+    public sealed record Lease(string TaskId, string ScheduleId, string LeaseToken, JsonElement Payload);
+
+    public async Task<Lease?> LeaseOneAsync(string workerKey, string workerId, int leaseSeconds, int waitSeconds, CancellationToken cancellationToken)
+    {
+        using var answer = await PostAsync("/enterprise/v2/tasks/lease", workerKey,
+            $"{{\"worker_id\":\"{workerId}\",\"max_tasks\":1,\"lease_seconds\":{leaseSeconds},\"wait_seconds\":{waitSeconds}}}",
+            cancellationToken);
+        var tasks = answer.RootElement.GetProperty("tasks");
+        if (tasks.GetArrayLength() == 0)
+        {
+            return null;
+        }
+        var task = tasks[0];
+        return new Lease(
+            task.GetProperty("task_id").GetString()!,
+            task.GetProperty("schedule_id").GetString()!,
+            task.GetProperty("lease_token").GetString()!,
+            task.GetProperty("payload").Clone());
+    }
+
+    /// <summary>Submits <paramref name="subqueries"/> payloads (JSON texts) as one query; returns the schedule id.</summary>
+    public async Task<string> SubmitAsync(string clientKey, string? scheduleId, IEnumerable<string> subqueries, CancellationToken cancellationToken)
+    {
+        var body = new StringBuilder("{");
+        if (scheduleId is not null)
+        {
+            body.Append("\"schedule_id\":\"").Append(scheduleId).Append("\",");
+        }
+        body.Append("\"subqueries\":[").AppendJoin(',', subqueries).Append("]}");
+        using var answer = await PostAsync("/enterprise/v2/query/submit", clientKey, body.ToString(), cancellationToken);
+        return answer.RootElement.GetProperty("meta").GetProperty("schedule_id").GetString()!;
+    }
+
+    // ---- rows ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Row <paramref name="index"/> of the synthetic result: a fixed-width object shaped like the
+    /// README's example (about 80 bytes), so pages at any offset have the same size.
+    /// </summary>
+    public static void WriteRow(IBufferWriter<byte> writer, long index)
+    {
+        var span = writer.GetSpan(128);
+        if (!Utf8.TryWrite(span, CultureInfo.InvariantCulture,
+                $"{{\"date\":\"2026-11-{1 + (index % 28):00}\",\"campaign\":\"Campaign {index:D9}\",\"impressions\":{10000 + (index % 90000)},\"clicks\":{100 + (index % 900)}}}",
+                out var written))
+        {
+            throw new InvalidOperationException("row buffer too small");
+        }
+        writer.Advance(written);
+    }
+
+    public static int RowLength
+    {
+        get
+        {
+            var w = new ArrayBufferWriter<byte>();
+            WriteRow(w, 0);
+            return w.WrittenCount;
+        }
+    }
+
+    public static byte[] RowsBody(string leaseToken, long batch, long firstRow, int count)
+    {
+        var writer = new ArrayBufferWriter<byte>(count * 96 + 256);
+        Append(writer, $"{{\"lease_token\":\"{leaseToken}\",\"batch\":{batch},\"rows\":[");
+        for (var i = 0; i < count; i++)
+        {
+            if (i > 0)
+            {
+                Append(writer, ",");
+            }
+            WriteRow(writer, firstRow + i);
+        }
+        Append(writer, "]}");
+        return writer.WrittenSpan.ToArray();
+    }
+
+    private static void Append(ArrayBufferWriter<byte> writer, string text)
+    {
+        var count = Encoding.UTF8.GetBytes(text, writer.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length)));
+        writer.Advance(count);
+    }
+}

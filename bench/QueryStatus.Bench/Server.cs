@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace QueryStatus.Bench;
+
+/// <summary>
+/// A server process on loopback: started through <c>/bin/sh -c 'exec dotnet ...'</c> so that the pid we
+/// hold is the server's own (its CPU time is read from /proc/&lt;pid&gt;/stat), with standard output sent
+/// to /dev/null (request logs must not hit a terminal) and standard error to a file shown on failure.
+/// </summary>
+public sealed class Server : IDisposable
+{
+    private static readonly long TicksPerSecond = ClockTicks();
+
+    private readonly Process _process;
+    private readonly string _stderrFile;
+
+    private Server(string name, Process process, int port, string stderrFile)
+    {
+        Name = name;
+        _process = process;
+        Port = port;
+        _stderrFile = stderrFile;
+    }
+
+    public string Name { get; }
+    public int Port { get; }
+    public int Pid => _process.Id;
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+
+    public static async Task<Server> StartAsync(
+        string name, string dll, IReadOnlyDictionary<string, string> environment, IEnumerable<string> args, string workDir)
+    {
+        var port = FreePort();
+        var stderrFile = Path.Combine(workDir, name + ".stderr.log");
+        var quoted = string.Join(' ', args.Select(Quote));
+        var info = new ProcessStartInfo("/bin/sh")
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec dotnet {Quote(dll)} --urls http://127.0.0.1:{port} {quoted} >/dev/null 2>{Quote(stderrFile)}");
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {name}.");
+        var server = new Server(name, process, port, stderrFile);
+        await server.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        return server;
+    }
+
+    /// <summary>utime + stime of the server process, in microseconds.</summary>
+    public long CpuMicroseconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        // Fields after the command name (which is in parentheses and may contain spaces): state is field 3,
+        // utime field 14, stime field 15.
+        var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var utime = long.Parse(rest[11], CultureInfo.InvariantCulture);
+        var stime = long.Parse(rest[12], CultureInfo.InvariantCulture);
+        return (utime + stime) * 1_000_000 / TicksPerSecond;
+    }
+
+    /// <summary>Resident memory of the server process, in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                var kb = long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                return kb * 1024;
+            }
+        }
+        return 0;
+    }
+
+    public void EnsureRunning()
+    {
+        if (_process.HasExited)
+        {
+            throw new BenchException($"{Name} exited (code {_process.ExitCode}). Its standard error:\n{StderrTail()}");
+        }
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            EnsureRunning();
+            try
+            {
+                using var response = await client.GetAsync($"{BaseUrl}/healthz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        throw new BenchException($"{Name} did not answer /healthz within {timeout.TotalSeconds} s. Its standard error:\n{StderrTail()}");
+    }
+
+    private string StderrTail()
+    {
+        try
+        {
+            var lines = File.ReadAllLines(_stderrFile);
+            return string.Join('\n', lines.TakeLast(30));
+        }
+        catch (IOException)
+        {
+            return "(no standard error file)";
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    private static long ClockTicks()
+    {
+        try
+        {
+            var info = new ProcessStartInfo("getconf", "CLK_TCK") { RedirectStandardOutput = true, UseShellExecute = false };
+            using var p = Process.Start(info)!;
+            var text = p.StandardOutput.ReadToEnd().Trim();
+            p.WaitForExit();
+            return long.TryParse(text, CultureInfo.InvariantCulture, out var ticks) && ticks > 0 ? ticks : 100;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return 100;
+        }
+    }
+}
+
+public sealed class BenchException(string message) : Exception(message);
