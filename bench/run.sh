@@ -3,7 +3,7 @@
 # Debian packages if it is missing, then runs the driver (bench/QueryStatus.Bench), which starts both
 # servers on 127.0.0.1, loads data through the API and runs interleaved wrk slices.
 #
-#   bench/run.sh            full run (~12 min): 10 s slices, 3 pairs, a 10,000,000-row result
+#   bench/run.sh            full run (~9 min): 10 s slices, 3 pairs, a 10,000,000-row result
 #   bench/run.sh --quick    smoke run (~2 min): 2 s slices, 1 pair, a 200,000-row result
 #   bench/run.sh --help     every option
 #

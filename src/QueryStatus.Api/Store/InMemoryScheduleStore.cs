@@ -478,6 +478,11 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             run.Result = RowBuffer.Empty; // Only a success serves rows; the memory goes now, not at expiry.
         }
+        if (status == ScheduleStatus.Success)
+        {
+            // No more rows: the buffer gives back its unused tail before any reader can see it.
+            run.Result.Trim();
+        }
 
         run.Status = status;
         run.FinishedAt = finishedAt;

@@ -16,6 +16,9 @@ public sealed class RowBuffer
     private const int IndexSegmentShift = 16;
     private const int IndexSegmentSize = 1 << IndexSegmentShift;
 
+    /// <summary>The first index segment starts this small and doubles: a small result needs no 512 KiB index.</summary>
+    private const int FirstIndexSegmentSize = 1024;
+
     private readonly List<byte[]> _chunks = [];
     private readonly List<int> _chunkUsed = [];
     private readonly List<long[]> _index = [];
@@ -33,7 +36,7 @@ public sealed class RowBuffer
 
     /// <summary>Bytes allocated for rows and their index, to compare with <see cref="ByteCount"/>.</summary>
     public long AllocatedBytes =>
-        _chunks.Sum(c => (long)c.Length) + (_index.Count * (long)IndexSegmentSize * sizeof(long));
+        _chunks.Sum(c => (long)c.Length) + _index.Sum(segment => (long)segment.Length * sizeof(long));
 
     public void Append(ReadOnlySpan<byte> row)
     {
@@ -57,11 +60,19 @@ public sealed class RowBuffer
         _chunkUsed[chunkIndex] = offset + row.Length;
 
         var segment = (int)(Count >> IndexSegmentShift);
+        var slot = (int)(Count & (IndexSegmentSize - 1));
         if (segment == _index.Count)
         {
-            _index.Add(new long[IndexSegmentSize]);
+            _index.Add(new long[segment == 0 ? FirstIndexSegmentSize : IndexSegmentSize]);
         }
-        _index[segment][Count & (IndexSegmentSize - 1)] = ((long)chunkIndex << 32) | (uint)offset;
+        var entries = _index[segment];
+        if (slot == entries.Length)
+        {
+            // Only a young first segment (or one cut by Trim) is shorter than the full size; double it.
+            Array.Resize(ref entries, Math.Min(IndexSegmentSize, Math.Max(FirstIndexSegmentSize, entries.Length * 2)));
+            _index[segment] = entries;
+        }
+        entries[slot] = ((long)chunkIndex << 32) | (uint)offset;
         Count++;
         _bytes += row.Length;
     }
@@ -72,6 +83,33 @@ public sealed class RowBuffer
         for (var row = start; row < end; row++)
         {
             Append(source.Get(row).Span);
+        }
+    }
+
+    /// <summary>
+    /// Gives back the unused ends of the last chunk and the last index segment, once no more rows are coming (the
+    /// store calls it when a run succeeds): a finished result then holds its rows' bytes, 8 bytes per row, and
+    /// what is left at the end of each full chunk (less than one row). Appending afterwards still works.
+    /// </summary>
+    public void Trim()
+    {
+        if (_frozen)
+        {
+            return;
+        }
+        var chunk = _chunks.Count - 1;
+        if (chunk >= 0 && _chunkUsed[chunk] < _chunks[chunk].Length)
+        {
+            _chunks[chunk] = _chunks[chunk].AsSpan(0, _chunkUsed[chunk]).ToArray();
+        }
+        var segment = _index.Count - 1;
+        if (segment >= 0)
+        {
+            var used = (int)(Count - ((long)segment << IndexSegmentShift));
+            if (used < _index[segment].Length)
+            {
+                _index[segment] = _index[segment].AsSpan(0, used).ToArray();
+            }
         }
     }
 
