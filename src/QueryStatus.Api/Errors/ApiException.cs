@@ -5,13 +5,10 @@ namespace QueryStatus.Api.Errors;
 /// found outside a handler's return path (parameter binding, authentication) and turned into the
 /// envelope by <see cref="EnvelopeExceptionHandler"/>.
 /// </summary>
-public sealed class ApiException(int statusCode, string description, string? code = null, string? message = null)
-    : Exception(description)
+public sealed class ApiException(int statusCode, string description) : Exception(description)
 {
     public int StatusCode { get; } = statusCode;
     public string Description { get; } = description;
-    public string? Code { get; } = code;
-    public string? ClientMessage { get; } = message;
 
     public static ApiException BadRequest(string description) => new(StatusCodes.Status400BadRequest, description);
 }

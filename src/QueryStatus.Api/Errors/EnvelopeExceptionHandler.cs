@@ -15,7 +15,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         switch (exception)
         {
             case ApiException api:
-                await ErrorEnvelope.WriteAsync(context, api.StatusCode, api.Description, api.Code, api.ClientMessage);
+                await ErrorEnvelope.WriteAsync(context, api.StatusCode, api.Description);
                 return true;
             case BadHttpRequestException bad:
                 // Framework binding failures name the parameter and what was wrong with it, never a value

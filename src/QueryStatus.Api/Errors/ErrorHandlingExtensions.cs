@@ -19,7 +19,7 @@ public static class ErrorHandlingExtensions
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            // Only reached if no IExceptionHandler took the exception; keeps ProblemDetails out entirely.
+            // Only reached if no IExceptionHandler took the exception; the framework never writes a body of its own.
             ExceptionHandler = context => ErrorEnvelope.WriteAsync(context, StatusCodes.Status500InternalServerError),
         });
         app.UseStatusCodePages(context =>

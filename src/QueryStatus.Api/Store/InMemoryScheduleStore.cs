@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Store;
@@ -387,7 +386,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     {
         item.State = TaskState.Running;
         item.Attempt++;
-        item.LeaseToken = NewId(24);
+        item.LeaseToken = RandomIds.UrlSafe(24);
         item.LeaseExpiresAt = now + duration;
         item.WorkerId = workerId;
         item.Run.License.Running.Add(item);
@@ -587,7 +586,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     private WorkItem AddTask(Run run, ReadOnlyMemory<byte> payload)
     {
-        var item = new WorkItem("t_" + NewId(18), run, run.Tasks.Count, payload);
+        var item = new WorkItem("t_" + RandomIds.UrlSafe(18), run, run.Tasks.Count, payload);
         run.Tasks.Add(item);
         _tasks[item.Id] = item;
         return item;
@@ -661,14 +660,6 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>Random URL-safe text: <paramref name="bytes"/> random bytes as base64url.</summary>
-    private static string NewId(int bytes)
-    {
-        Span<byte> random = stackalloc byte[bytes];
-        RandomNumberGenerator.Fill(random);
-        return Convert.ToBase64String(random).Replace('+', '-').Replace('/', '_').TrimEnd('=');
-    }
 
     private enum TaskState
     {

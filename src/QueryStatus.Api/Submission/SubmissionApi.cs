@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Security.Claims;
-using System.Security.Cryptography;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -77,12 +76,7 @@ public static class SubmissionApi
     }
 
     /// <summary>"q_" and 24 random URL-safe characters: within the schedule_id rule, unguessable.</summary>
-    private static string NewScheduleId()
-    {
-        Span<byte> random = stackalloc byte[18];
-        RandomNumberGenerator.Fill(random);
-        return "q_" + Convert.ToBase64String(random).Replace('+', '-').Replace('/', '_');
-    }
+    private static string NewScheduleId() => "q_" + RandomIds.UrlSafe(18);
 
     private static ErrorResult ToError(this WriteOutcome outcome) => outcome.Result switch
     {
