@@ -58,17 +58,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         }
 
-        var claims = new List<Claim> { new(ClaimTypes.Name, entry.Name) };
-        if (entry.LicenseId is not null)
-        {
-            claims.Add(new Claim(QueryStatusClaims.LicenseId, entry.LicenseId));
-        }
-        claims.AddRange(entry.Scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
-        if (entry.Disabled)
-        {
-            claims.Add(new Claim(QueryStatusClaims.KeyDisabled, "true"));
-        }
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        var principal = entry.CreatePrincipal(SchemeName);
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
     }
 

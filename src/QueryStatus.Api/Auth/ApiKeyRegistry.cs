@@ -1,10 +1,31 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Auth;
 
-public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes);
+public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes)
+{
+    /// <summary>The principal a request with this key acts as: name, license, one claim per scope, disabled flag.</summary>
+    public ClaimsPrincipal CreatePrincipal(string authenticationType)
+    {
+        var claims = new List<Claim>(Scopes.Count + 3) { new(ClaimTypes.Name, Name) };
+        if (LicenseId is not null)
+        {
+            claims.Add(new Claim(QueryStatusClaims.LicenseId, LicenseId));
+        }
+        foreach (var scope in Scopes)
+        {
+            claims.Add(new Claim(QueryStatusClaims.Scope, scope));
+        }
+        if (Disabled)
+        {
+            claims.Add(new Claim(QueryStatusClaims.KeyDisabled, "true"));
+        }
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
+    }
+}
 
 /// <summary>
 /// The configured API keys by SHA-256: a presented key is hashed and looked up, so plain keys are
@@ -13,6 +34,7 @@ public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, 
 public sealed class ApiKeyRegistry
 {
     private readonly Dictionary<string, ApiKeyEntry> _byHash;
+    private readonly Dictionary<string, ApiKeyEntry>.AlternateLookup<ReadOnlySpan<char>> _byHashText;
 
     public ApiKeyRegistry(IOptions<AuthOptions> options)
     {
@@ -26,9 +48,23 @@ public sealed class ApiKeyRegistry
                 key.Disabled,
                 key.Scopes is { Count: > 0 } scopes ? [.. scopes.Distinct()] : Auth.Scopes.Default);
         }
+        _byHashText = _byHash.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
-    public ApiKeyEntry? Find(string presentedKey) => _byHash.GetValueOrDefault(Hash(presentedKey));
+    /// <summary>Hashes on the stack and looks the hex digest up as a span: every request does this once.</summary>
+    public ApiKeyEntry? Find(string presentedKey)
+    {
+        const int MaxStackBytes = 1024;
+        var length = Encoding.UTF8.GetMaxByteCount(presentedKey.Length);
+        var utf8 = length <= MaxStackBytes ? stackalloc byte[MaxStackBytes] : new byte[length];
+        var written = Encoding.UTF8.GetBytes(presentedKey, utf8);
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8[..written], digest);
+        utf8[..written].Clear();
+        Span<char> hex = stackalloc char[SHA256.HashSizeInBytes * 2];
+        Convert.TryToHexStringLower(digest, hex, out _);
+        return _byHashText.TryGetValue(hex, out var entry) ? entry : null;
+    }
 
     public static string Hash(string key)
     {

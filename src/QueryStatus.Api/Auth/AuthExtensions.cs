@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -17,6 +16,7 @@ public static class AuthExtensions
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<ApiKeyRegistry>();
+        services.AddSingleton<CredentialCheck>();
 
         services.AddAuthentication(AuthSchemeSelector.PolicyScheme)
             .AddPolicyScheme(AuthSchemeSelector.PolicyScheme, "API key or JWT",
@@ -36,12 +36,7 @@ public static class AuthExtensions
                     {
                         if (context.Principal?.Identity is ClaimsIdentity identity)
                         {
-                            var scopes = Scopes.FromClaims(identity.Claims);
-                            foreach (var claim in identity.FindAll(QueryStatusClaims.Scope).ToList())
-                            {
-                                identity.RemoveClaim(claim);
-                            }
-                            identity.AddClaims(scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
+                            Scopes.Normalize(identity);
                         }
                         return Task.CompletedTask;
                     },
@@ -69,20 +64,12 @@ public static class AuthExtensions
             o.TokenHandlers.Add(new CachingJsonWebTokenHandler(time) { MapInboundClaims = o.MapInboundClaims });
         });
 
-        // One policy per scope, named after it. Client scopes also need a license to act for.
+        // One policy per scope, named after it (the rule is ScopeRequirement's). Authenticated first, so that an
+        // anonymous caller is challenged (401) rather than forbidden.
         var authorization = services.AddAuthorizationBuilder();
         foreach (var scope in Scopes.All)
         {
-            authorization.AddPolicy(scope, policy =>
-            {
-                policy.RequireAuthenticatedUser()
-                    .RequireAssertion(c => !c.User.HasClaim(QueryStatusClaims.KeyDisabled, "true"))
-                    .RequireClaim(QueryStatusClaims.Scope, scope);
-                if (scope != Scopes.Worker)
-                {
-                    policy.RequireClaim(QueryStatusClaims.LicenseId);
-                }
-            });
+            authorization.AddPolicy(scope, policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement(scope)));
         }
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, DescribingAuthorizationResultHandler>();
         return services;
@@ -131,9 +118,8 @@ public sealed class DescribingAuthorizationResultHandler : IAuthorizationMiddlew
         if (authorizeResult.Forbidden)
         {
             var user = context.User;
-            var missingScope = policy.Requirements.OfType<ClaimsAuthorizationRequirement>()
-                .Where(r => r.ClaimType == QueryStatusClaims.Scope)
-                .SelectMany(r => r.AllowedValues ?? [])
+            var missingScope = policy.Requirements.OfType<ScopeRequirement>()
+                .Select(r => r.Scope)
                 .FirstOrDefault(scope => !user.HasScope(scope));
             ErrorDetail.Set(context,
                 user.HasClaim(QueryStatusClaims.KeyDisabled, "true") ? "This API key is disabled."

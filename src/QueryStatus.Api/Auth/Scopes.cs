@@ -29,4 +29,15 @@ public static class Scopes
     }
 
     public static bool HasScope(this ClaimsPrincipal user, string scope) => user.HasClaim(QueryStatusClaims.Scope, scope);
+
+    /// <summary>Rewrites a JWT identity's scope claims as one claim per scope (<see cref="FromClaims"/>).</summary>
+    public static void Normalize(ClaimsIdentity identity)
+    {
+        var scopes = FromClaims(identity.Claims);
+        foreach (var claim in identity.FindAll(QueryStatusClaims.Scope).ToList())
+        {
+            identity.RemoveClaim(claim);
+        }
+        identity.AddClaims(scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
+    }
 }
