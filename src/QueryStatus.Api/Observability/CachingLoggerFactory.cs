@@ -12,8 +12,21 @@ public sealed class CachingLoggerFactory(ILoggerFactory inner) : ILoggerFactory
 {
     private readonly ConcurrentDictionary<string, ILogger> _loggers = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The hosting layer's request diagnostics. Its "Request starting/finished" lines print the full URL, api_key
+    /// included, at whatever level someone turns on, and our request line replaces them. While its logger is
+    /// enabled at all, the hosting layer also opens a logging scope and starts an Activity for every request,
+    /// which nothing here reads: it gets a logger that is never enabled.
+    /// </summary>
+    public const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     public ILogger CreateLogger(string categoryName) =>
-        _loggers.TryGetValue(categoryName, out var logger) ? logger : _loggers.GetOrAdd(categoryName, inner.CreateLogger(categoryName));
+        _loggers.TryGetValue(categoryName, out var logger) ? logger : _loggers.GetOrAdd(categoryName, Create(categoryName));
+
+    private ILogger Create(string categoryName) =>
+        categoryName == HostingDiagnosticsCategory
+            ? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance
+            : inner.CreateLogger(categoryName);
 
     public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
 

@@ -1,6 +1,4 @@
-using QueryStatus.Api.Auth;
 using Serilog;
-using Serilog.Filters;
 
 namespace QueryStatus.Api.Observability;
 
@@ -16,31 +14,15 @@ public static class LoggingExtensions
         builder.Services.AddSerilog((services, configuration) => configuration
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
-            .Enrich.FromLogContext()
-            // The hosting layer's "Request starting/finished" lines print the full URL, api_key included,
-            // at whatever level someone turns on; our request log replaces them.
-            .Filter.ByExcluding(Matching.FromSource("Microsoft.AspNetCore.Hosting.Diagnostics")), preserveStaticLogger: true);
+            .Enrich.FromLogContext(), preserveStaticLogger: true);
         CachingLoggerFactory.Decorate(builder.Services);
         return builder;
     }
 
     /// <summary>
-    /// One structured line per request. The query string is left out on purpose: it can carry api_key.
+    /// Request id and one structured line per request (<see cref="RequestIdMiddleware"/>). The query string is
+    /// left out on purpose: it can carry api_key.
     /// </summary>
-    public static IApplicationBuilder UseQueryStatusRequestLogging(this IApplicationBuilder app)
-    {
+    public static IApplicationBuilder UseQueryStatusRequestLogging(this IApplicationBuilder app) =>
         app.UseMiddleware<RequestIdMiddleware>();
-        app.UseSerilogRequestLogging(o =>
-        {
-            o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>();
-            o.MessageTemplate =
-                "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms (request {RequestId}, license {LicenseId})";
-            o.EnrichDiagnosticContext = (diagnostics, http) =>
-            {
-                diagnostics.Set("RequestId", http.TraceIdentifier);
-                diagnostics.Set("LicenseId", http.User.LicenseIdOrNull() ?? "-");
-            };
-        });
-        return app;
-    }
 }

@@ -1,0 +1,104 @@
+using System.Text;
+using Serilog;
+using Serilog.Configuration;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Formatting;
+
+namespace QueryStatus.Api.Observability;
+
+/// <summary>
+/// Writes formatted events to standard output through one buffer, flushed every <c>flushInterval</c>, when it
+/// fills, for every Warning or worse, and when the logger is disposed. Serilog's console sink makes a string of
+/// each event and flushes it with its own write call: at tens of thousands of request lines a second that was
+/// most of the logging cost (bench/RESULTS.md). The price is that Information lines reach the console up to
+/// <c>flushInterval</c> late, and are lost if the process is killed before a flush.
+/// </summary>
+public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
+{
+    public static readonly TimeSpan DefaultFlushInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly ITextFormatter _formatter;
+    private readonly TextWriter _output;
+    private readonly Lock _lock = new();
+    private readonly ITimer _timer;
+    private bool _disposed;
+
+    /// <param name="formatter">Writes each event (one JSON line, for instance).</param>
+    /// <param name="flushInterval">The longest an Information line waits in the buffer.</param>
+    /// <param name="output">Standard output unless given (tests pass a stream).</param>
+    /// <param name="time">The clock of the flush timer; the system's unless given.</param>
+    public BufferedConsoleSink(ITextFormatter formatter, TimeSpan flushInterval, Stream? output = null, TimeProvider? time = null)
+    {
+        _formatter = formatter;
+        _output = new StreamWriter(output ?? Console.OpenStandardOutput(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 32 * 1024)
+        {
+            AutoFlush = false,
+        };
+        _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((BufferedConsoleSink)state!).Flush(), this, flushInterval, flushInterval);
+    }
+
+    public void Emit(LogEvent logEvent)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _formatter.Format(logEvent, _output);
+            if (logEvent.Level >= LogEventLevel.Warning)
+            {
+                _output.Flush();
+            }
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _output.Flush();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _output.Flush();
+            _output.Dispose();
+        }
+    }
+}
+
+public static class BufferedConsoleSinkExtensions
+{
+    /// <summary>
+    /// <c>"WriteTo": [{ "Name": "BufferedConsole", "Args": { "formatter": "…", "flushInterval": "00:00:00.2" } }]</c>
+    /// (with <c>"Using": ["QueryStatus.Api"]</c>).
+    /// </summary>
+    public static LoggerConfiguration BufferedConsole(
+        this LoggerSinkConfiguration sinks,
+        ITextFormatter formatter,
+        TimeSpan? flushInterval = null,
+        LogEventLevel restrictedToMinimumLevel = LevelAlias.Minimum,
+        LoggingLevelSwitch? levelSwitch = null)
+    {
+        var interval = flushInterval ?? BufferedConsoleSink.DefaultFlushInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flushInterval), "Serilog BufferedConsole flushInterval must be positive.");
+        }
+        return sinks.Sink(new BufferedConsoleSink(formatter, interval), restrictedToMinimumLevel, levelSwitch);
+    }
+}
