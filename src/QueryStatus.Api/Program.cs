@@ -39,6 +39,11 @@ var app = builder.Build();
 app.UseQueryStatusRequestLogging();
 app.UseErrorEnvelope();
 
+// Valid status polls, by far the most frequent request, are answered here; anything else goes on below.
+app.UseStatusFastLane();
+// 401/403/404/405 without a body get the envelope (the fast lane never answers with one).
+app.UseStatusCodeEnvelope();
+
 // Preflights are answered before routing or auth: browsers send them without credentials.
 app.UseCors();
 app.UseRouting();

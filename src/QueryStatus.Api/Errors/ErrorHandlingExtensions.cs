@@ -11,17 +11,20 @@ public static class ErrorHandlingExtensions
         return services;
     }
 
-    /// <summary>
-    /// Exceptions and body-less failure statuses (401/403 from auth, 404 unknown route, 405) become the
-    /// envelope. Must come before everything that can fail.
-    /// </summary>
-    public static IApplicationBuilder UseErrorEnvelope(this IApplicationBuilder app)
-    {
+    /// <summary>Exceptions become the envelope. Must come before everything that can throw.</summary>
+    public static IApplicationBuilder UseErrorEnvelope(this IApplicationBuilder app) =>
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             // Only reached if no IExceptionHandler took the exception; the framework never writes a body of its own.
             ExceptionHandler = context => ErrorEnvelope.WriteAsync(context, StatusCodes.Status500InternalServerError),
         });
+
+    /// <summary>
+    /// Body-less failure statuses (401/403 from auth, 404 unknown route, 405) become the envelope. Must come
+    /// before everything that can answer with one.
+    /// </summary>
+    public static IApplicationBuilder UseStatusCodeEnvelope(this IApplicationBuilder app)
+    {
         app.UseStatusCodePages(context =>
         {
             var http = context.HttpContext;

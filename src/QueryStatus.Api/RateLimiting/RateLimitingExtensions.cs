@@ -75,6 +75,20 @@ public sealed class LicenseRateLimiter : IDisposable
 
     public long Remaining(HttpContext context) => Limiter.GetStatistics(context)?.CurrentAvailablePermits ?? 0;
 
+    /// <summary>
+    /// Sets X-RateLimit-Limit and X-RateLimit-Remaining when the response starts (whatever answers it, the
+    /// exception handler included), read from the partition of the caller known by then.
+    /// </summary>
+    public void ReportBudgetOnStarting(HttpContext context) =>
+        context.Response.OnStarting(static state =>
+        {
+            var (limiter, http) = ((LicenseRateLimiter, HttpContext))state;
+            var headers = http.Response.Headers;
+            headers[LimitHeader] = limiter.PermitLimitText;
+            headers[RemainingHeader] = limiter.Remaining(http).ToString(CultureInfo.InvariantCulture);
+            return Task.CompletedTask;
+        }, (this, context));
+
     public void Dispose() => Limiter.Dispose();
 }
 
@@ -116,14 +130,7 @@ public static class RateLimitingExtensions
             {
                 // Resolved per request, not while the pipeline is declared: resolving it reads (and validates)
                 // RateLimitingOptions, and a bad value must fail in host start-up, where RunOrReportAsync reports it.
-                var limiter = context.RequestServices.GetRequiredService<LicenseRateLimiter>();
-                context.Response.OnStarting(() =>
-                {
-                    var headers = context.Response.Headers;
-                    headers[LicenseRateLimiter.LimitHeader] = limiter.PermitLimitText;
-                    headers[LicenseRateLimiter.RemainingHeader] = limiter.Remaining(context).ToString(CultureInfo.InvariantCulture);
-                    return Task.CompletedTask;
-                });
+                context.RequestServices.GetRequiredService<LicenseRateLimiter>().ReportBudgetOnStarting(context);
             }
             return next(context);
         });

@@ -16,7 +16,8 @@ public static class StatusApi
     public static IServiceCollection AddStatusApi(this IServiceCollection services)
     {
         services.AddOptions<PagingOptions>().BindConfiguration(PagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<FluentValidation.IValidator<StatusRequest>, StatusRequestValidator>();
+        services.AddSingleton<StatusRequestValidator>();
+        services.AddSingleton<FluentValidation.IValidator<StatusRequest>>(sp => sp.GetRequiredService<StatusRequestValidator>());
         return services;
     }
 

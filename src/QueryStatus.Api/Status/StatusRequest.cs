@@ -21,16 +21,16 @@ public sealed class StatusRequest
 
     public bool Pretty => string.Equals(PrettyText, "true", StringComparison.OrdinalIgnoreCase);
 
-    public static ValueTask<StatusRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
-    {
-        var values = RequestParameters.For(context);
-        return ValueTask.FromResult<StatusRequest?>(new StatusRequest
+    public static ValueTask<StatusRequest?> BindAsync(HttpContext context, ParameterInfo parameter) =>
+        ValueTask.FromResult<StatusRequest?>(From(RequestParameters.For(context)));
+
+    public static StatusRequest From(RequestParameters values) =>
+        new()
         {
             ScheduleId = values[ParameterNames.ScheduleId],
             OffsetStartText = values[ParameterNames.OffsetStart],
             OffsetEndText = values[ParameterNames.OffsetEnd],
             ApiKey = values[ParameterNames.ApiKey],
             PrettyText = values[ParameterNames.Pretty],
-        });
-    }
+        };
 }
