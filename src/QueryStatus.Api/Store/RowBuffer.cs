@@ -1,9 +1,10 @@
 namespace QueryStatus.Api.Store;
 
 /// <summary>
-/// Result rows as UTF-8 JSON exactly as received, packed back to back in large shared chunks, with one
-/// 8-byte index entry per row (chunk number and offset). Reading row <c>i</c> is O(1) whatever the
-/// number of rows, and rows cost their own bytes plus 8, not an object each.
+/// Result rows as UTF-8 JSON exactly as received, packed back to back in large shared chunks, each followed by
+/// a comma, with one 8-byte index entry per row (chunk number and offset). Reading row <c>i</c> is O(1) whatever
+/// the number of rows, and rows cost their own bytes plus 9, not an object each. Because the commas are stored,
+/// the rows of a page that lie in one chunk are already the page's JSON array elements, and go out as one copy.
 /// </summary>
 /// <remarks>
 /// One writer at a time; readers only see rows appended before the buffer was published to them
@@ -18,6 +19,8 @@ public sealed class RowBuffer
 
     /// <summary>The first index segment starts this small and doubles: a small result needs no 512 KiB index.</summary>
     private const int FirstIndexSegmentSize = 1024;
+
+    private const byte Separator = (byte)',';
 
     private readonly List<byte[]> _chunks = [];
     private readonly List<int> _chunkUsed = [];
@@ -49,15 +52,18 @@ public sealed class RowBuffer
             throw new ArgumentException("A row is one JSON value and cannot be empty.", nameof(row));
         }
 
+        var stored = row.Length + 1;
         var chunkIndex = _chunks.Count - 1;
-        if (chunkIndex < 0 || _chunks[chunkIndex].Length - _chunkUsed[chunkIndex] < row.Length)
+        if (chunkIndex < 0 || _chunks[chunkIndex].Length - _chunkUsed[chunkIndex] < stored)
         {
-            chunkIndex = AddChunk(row.Length);
+            chunkIndex = AddChunk(stored);
         }
 
         var offset = _chunkUsed[chunkIndex];
-        row.CopyTo(_chunks[chunkIndex].AsSpan(offset));
-        _chunkUsed[chunkIndex] = offset + row.Length;
+        var target = _chunks[chunkIndex].AsSpan(offset, stored);
+        row.CopyTo(target);
+        target[^1] = Separator;
+        _chunkUsed[chunkIndex] = offset + stored;
 
         var segment = (int)(Count >> IndexSegmentShift);
         var slot = (int)(Count & (IndexSegmentSize - 1));
@@ -88,7 +94,7 @@ public sealed class RowBuffer
 
     /// <summary>
     /// Gives back the unused ends of the last chunk and the last index segment, once no more rows are coming (the
-    /// store calls it when a run succeeds): a finished result then holds its rows' bytes, 8 bytes per row, and
+    /// store calls it when a run succeeds): a finished result then holds its rows' bytes, 9 bytes per row, and
     /// what is left at the end of each full chunk (less than one row). Appending afterwards still works.
     /// </summary>
     public void Trim()
@@ -129,12 +135,12 @@ public sealed class RowBuffer
         {
             end = _chunkUsed[chunk];
         }
-        return _chunks[chunk].AsMemory(start, end - start);
+        return _chunks[chunk].AsMemory(start, end - start - 1);
     }
 
     /// <summary>
-    /// The bytes <see cref="WriteElements"/> writes for rows <c>[start, end)</c>: the rows' lengths plus a comma
-    /// between each two. Reads the index only (one entry per row, sequentially).
+    /// The bytes <see cref="WriteElements"/> writes for rows <c>[start, end)</c> of an array's first call: the
+    /// rows' lengths plus a comma between each two. Reads the index only (one entry per row, sequentially).
     /// </summary>
     public long MeasureElements(long start, long end)
     {
@@ -145,31 +151,23 @@ public sealed class RowBuffer
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
 
-        // Rows of one chunk lie back to back: a run of them spans from its first row's offset to where the row
-        // after it starts (same chunk) or to the end of what the chunk holds.
+        // Each stored row carries its comma: the runs' bytes are the elements plus one comma too many.
         long bytes = 0;
-        var (chunk, runStart) = Locate(start);
-        for (var row = start + 1; row < end; row++)
+        for (var row = start; row < end;)
         {
-            var (nextChunk, nextOffset) = Locate(row);
-            if (nextChunk != chunk)
-            {
-                bytes += _chunkUsed[chunk] - runStart;
-                chunk = nextChunk;
-                runStart = nextOffset;
-            }
+            var (chunk, from, to, next) = Run(row, end);
+            bytes += to - from;
+            row = next;
         }
-        var stop = end < Count && Locate(end) is var (afterChunk, afterOffset) && afterChunk == chunk ? afterOffset : _chunkUsed[chunk];
-        bytes += stop - runStart;
-        return bytes + (end - start - 1);
+        return bytes - 1;
     }
 
     /// <summary>
-    /// Writes rows <c>[start, end)</c> as the elements of a JSON array (<c>row,row,...</c>, a comma before every row
-    /// but the array's first) straight into <paramref name="writer"/>, stopping at the first buffer the writer hands
-    /// out after <paramref name="minBytes"/> were written (so the caller can flush). Returns the row to continue from
-    /// (<paramref name="end"/> when done). Rows are copied as stored; nothing is allocated per row. The
-    /// <paramref name="first"/> flag says whether <paramref name="start"/> is the array's first element (no comma before it).
+    /// Writes rows <c>[start, end)</c> as the elements of a JSON array (<c>row,row,...</c>, with a comma before
+    /// <paramref name="start"/> unless <paramref name="first"/> says it is the array's first element) straight into
+    /// <paramref name="writer"/>, stopping at the first row boundary after <paramref name="minBytes"/> were written
+    /// (so the caller can flush). Returns the row to continue from (<paramref name="end"/> when done). The rows of
+    /// one chunk go out as one copy of their stored bytes, commas included; nothing is allocated.
     /// </summary>
     public long WriteElements(long start, long end, bool first, System.Buffers.IBufferWriter<byte> writer, int minBytes)
     {
@@ -180,49 +178,69 @@ public sealed class RowBuffer
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
 
-        var span = writer.GetSpan();
-        var used = 0;
         long written = 0;
-        var packed = _index[(int)(start >> IndexSegmentShift)][start & (IndexSegmentSize - 1)];
-        for (var row = start; row < end; row++)
+        if (!first)
         {
-            // A row ends where the next one starts, or at the end of what its chunk holds.
-            var chunk = (int)(packed >> 32);
-            var offset = (int)(uint)packed;
-            int stop;
-            if (row + 1 < Count)
-            {
-                var next = _index[(int)((row + 1) >> IndexSegmentShift)][(row + 1) & (IndexSegmentSize - 1)];
-                stop = (int)(next >> 32) == chunk ? (int)(uint)next : _chunkUsed[chunk];
-                packed = next;
-            }
-            else
-            {
-                stop = _chunkUsed[chunk];
-            }
-            var bytes = _chunks[chunk].AsSpan(offset, stop - offset);
-
-            var needed = bytes.Length + 1;
-            if (span.Length - used < needed)
-            {
-                writer.Advance(used);
-                written += used;
-                if (written >= minBytes)
-                {
-                    return row;
-                }
-                span = writer.GetSpan(needed);
-                used = 0;
-            }
-            if (!first || row != start)
-            {
-                span[used++] = (byte)',';
-            }
-            bytes.CopyTo(span[used..]);
-            used += bytes.Length;
+            writer.GetSpan(1)[0] = Separator;
+            writer.Advance(1);
+            written = 1;
         }
-        writer.Advance(used);
-        return end;
+        var row = start;
+        while (row < end)
+        {
+            var (chunk, from, to, next) = Run(row, end, Math.Max(1, minBytes - written));
+            // The call's last row goes without its comma; the next call (or the array's end) supplies what follows.
+            var last = next == end || written + (to - from) >= minBytes;
+            if (last)
+            {
+                to--;
+            }
+            Copy(_chunks[chunk].AsSpan(from, to - from), writer);
+            written += to - from;
+            row = next;
+            if (last)
+            {
+                break;
+            }
+        }
+        return row;
+    }
+
+    /// <summary>
+    /// The longest run of rows from <paramref name="row"/> (before <paramref name="end"/>) that lie in one chunk and,
+    /// once it holds at least one row, stays under <paramref name="maxBytes"/>: its chunk, its stored bytes
+    /// <c>[From, To)</c> (each row with its comma) and the row after it.
+    /// </summary>
+    private (int Chunk, int From, int To, long Next) Run(long row, long end, long maxBytes = long.MaxValue)
+    {
+        var (chunk, from) = Locate(row);
+        var next = row + 1;
+        while (next < Count)
+        {
+            var (nextChunk, nextOffset) = Locate(next);
+            if (nextChunk != chunk)
+            {
+                break;
+            }
+            if (next == end || nextOffset - from >= maxBytes)
+            {
+                return (chunk, from, nextOffset, next);
+            }
+            next++;
+        }
+        return (chunk, from, _chunkUsed[chunk], next);
+    }
+
+    private static void Copy(ReadOnlySpan<byte> bytes, System.Buffers.IBufferWriter<byte> writer)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var span = writer.GetSpan();
+            var n = Math.Min(span.Length, bytes.Length);
+            bytes[..n].CopyTo(span);
+            writer.Advance(n);
+            bytes = bytes[n..];
+        }
     }
 
     private (int Chunk, int Offset) Locate(long row)
