@@ -214,21 +214,25 @@ public sealed class RowBuffer
     private (int Chunk, int From, int To, long Next) Run(long row, long end, long maxBytes = long.MaxValue)
     {
         var (chunk, from) = Locate(row);
-        var next = row + 1;
-        while (next < Count)
+        // The first row after the run: chunk numbers never decrease and offsets grow within a chunk, so "in a later
+        // chunk, or past the byte budget" holds from some row on; binary search finds it without reading every row.
+        long low = row + 1, high = end;
+        while (low < high)
         {
-            var (nextChunk, nextOffset) = Locate(next);
-            if (nextChunk != chunk)
+            var middle = low + ((high - low) / 2);
+            var (middleChunk, middleOffset) = Locate(middle);
+            if (middleChunk != chunk || middleOffset - from >= maxBytes)
             {
-                break;
+                high = middle;
             }
-            if (next == end || nextOffset - from >= maxBytes)
+            else
             {
-                return (chunk, from, nextOffset, next);
+                low = middle + 1;
             }
-            next++;
         }
-        return (chunk, from, _chunkUsed[chunk], next);
+        var next = low;
+        var to = next < Count && Locate(next) is var (nextChunk, nextOffset) && nextChunk == chunk ? nextOffset : _chunkUsed[chunk];
+        return (chunk, from, to, next);
     }
 
     private static void Copy(ReadOnlySpan<byte> bytes, System.Buffers.IBufferWriter<byte> writer)
