@@ -41,7 +41,7 @@ public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<Jwt
         {
             return ValueTask.FromResult<ClaimsPrincipal?>(null);
         }
-        var principal = entry.CreatePrincipal(ApiKeyAuthenticationHandler.SchemeName);
+        var principal = entry.Principal;
         return ValueTask.FromResult(ScopeRequirement.Permits(principal, scope) ? principal : null);
     }
 
