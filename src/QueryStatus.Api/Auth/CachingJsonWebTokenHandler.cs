@@ -58,6 +58,16 @@ public sealed class CachingJsonWebTokenHandler(TimeProvider time) : JsonWebToken
         return result;
     }
 
+    /// <summary>
+    /// The principal of a token that passed full validation and is still usable now (same time rule as
+    /// <see cref="ValidateTokenAsync"/>), with its scopes already normalized; null when the token is not cached or
+    /// no longer usable (then validate it). The principal is shared by every request with this token: read-only.
+    /// </summary>
+    public ClaimsPrincipal? TryGetValidated(string token, TokenValidationParameters validationParameters) =>
+        _entries.TryGetValue(token, out var cached) && cached.IsUsableAt(time.GetUtcNow().UtcDateTime, validationParameters.ClockSkew)
+            ? cached.Principal
+            : null;
+
     private void Add(string token, Entry entry)
     {
         if (Volatile.Read(ref _count) >= Capacity)
@@ -73,6 +83,15 @@ public sealed class CachingJsonWebTokenHandler(TimeProvider time) : JsonWebToken
 
     private sealed record Entry(JsonWebToken Token, string? Issuer, string? TokenType, ClaimsIdentity Identity, DateTime UsableUntil)
     {
+        public ClaimsPrincipal Principal { get; } = NormalizedPrincipal(Identity);
+
+        private static ClaimsPrincipal NormalizedPrincipal(ClaimsIdentity identity)
+        {
+            var copy = identity.Clone();
+            Scopes.Normalize(copy);
+            return new ClaimsPrincipal(copy);
+        }
+
         /// <summary>The lifetime rule of the full validation (see AuthExtensions), plus the entry's own age limit.</summary>
         public bool IsUsableAt(DateTime now, TimeSpan skew) =>
             now < UsableUntil

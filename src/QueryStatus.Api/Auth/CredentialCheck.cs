@@ -53,7 +53,12 @@ public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<Jwt
         {
             return null;
         }
-        var result = await options.TokenHandlers[0].ValidateTokenAsync(token, options.TokenValidationParameters);
+        var handler = options.TokenHandlers[0];
+        if (handler is CachingJsonWebTokenHandler cache && cache.TryGetValidated(token, options.TokenValidationParameters) is { } known)
+        {
+            return ScopeRequirement.Permits(known, scope) ? known : null;
+        }
+        var result = await handler.ValidateTokenAsync(token, options.TokenValidationParameters);
         if (!result.IsValid || result.ClaimsIdentity is not { } identity)
         {
             return null;

@@ -65,16 +65,24 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
         {
             return;
         }
-        _logger.Write(new LogEvent(DateTimeOffset.Now, level, exception: null, Template,
-        [
-            new LogEventProperty("RequestMethod", new ScalarValue(context.Request.Method)),
-            new LogEventProperty("RequestPath", new ScalarValue(context.Request.Path.Value)),
-            new LogEventProperty("StatusCode", new ScalarValue(status)),
-            new LogEventProperty("Elapsed", new ScalarValue(elapsed.TotalMilliseconds)),
-            new LogEventProperty("RequestId", new ScalarValue(requestId)),
-            new LogEventProperty("LicenseId", new ScalarValue(context.User.LicenseIdOrNull() ?? "-")),
-        ]));
+        // Sized for our six fields plus what enrichers add (SourceContext, connection scope): no regrowth.
+        var properties = new Dictionary<string, LogEventPropertyValue>(capacity: 10)
+        {
+            ["RequestMethod"] = new ScalarValue(context.Request.Method),
+            ["RequestPath"] = new ScalarValue(context.Request.Path.Value),
+            ["StatusCode"] = StatusValue(status),
+            ["Elapsed"] = new ScalarValue(elapsed.TotalMilliseconds),
+            ["RequestId"] = new ScalarValue(requestId),
+            ["LicenseId"] = new ScalarValue(context.User.LicenseIdOrNull() ?? "-"),
+        };
+        _logger.Write(LogEvent.UnstableAssembleFromParts(DateTimeOffset.Now, level, exception: null, Template, properties, default, default));
     }
+
+    private static readonly ScalarValue[] StatusValues =
+        [.. Enumerable.Range(0, 600).Select(code => new ScalarValue(code))];
+
+    private static ScalarValue StatusValue(int status) =>
+        (uint)status < (uint)StatusValues.Length ? StatusValues[status] : new ScalarValue(status);
 
     private const int IdBytes = 24;
     private const int IdsPerRefill = 64;
