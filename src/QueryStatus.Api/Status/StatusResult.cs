@@ -55,8 +55,8 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         var body = httpContext.Response.BodyWriter;
         var page = Snapshot.Page;
 
-        // Everything up to the data array's first row, into a per-thread buffer that is copied out before the
-        // first await.
+        // Everything up to the data array's first row, into a per-thread buffer that is copied out before any
+        // await.
         var head = t_head ??= new ArrayBufferWriter<byte>(1024);
         head.ResetWrittenCount();
         var json = t_headWriter ??= new Utf8JsonWriter(head, new JsonWriterOptions
@@ -71,9 +71,23 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         json.Flush();
 
         httpContext.Response.ContentLength = head.WrittenCount + page.Rows.MeasureElements(page.Start, page.End) + Tail.Length;
-        body.Write(head.WrittenSpan);
 
+        // Started before anything is written: bytes written into the pipe before the headers are held aside and
+        // copied again once the headers go out (Kestrel's "data written before headers"), a whole extra copy of
+        // the body. Starting usually completes at once; if not, the per-thread head is copied out before waiting.
         var cancellation = httpContext.RequestAborted;
+        var starting = httpContext.Response.StartAsync(cancellation);
+        if (starting.IsCompletedSuccessfully)
+        {
+            body.Write(head.WrittenSpan);
+        }
+        else
+        {
+            var headCopy = head.WrittenSpan.ToArray();
+            await starting;
+            body.Write(headCopy);
+        }
+
         for (var next = page.Start; next < page.End;)
         {
             next = page.Rows.WriteElements(next, page.End, first: next == page.Start, body, FlushThreshold);
