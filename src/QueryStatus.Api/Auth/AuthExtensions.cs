@@ -124,7 +124,7 @@ public sealed class DescribingAuthorizationResultHandler : IAuthorizationMiddlew
             ErrorDetail.Set(context,
                 user.HasClaim(QueryStatusClaims.KeyDisabled, "true") ? "This API key is disabled."
                 : missingScope is not null ? $"This credential lacks the '{missingScope}' scope."
-                : !user.HasClaim(c => c.Type == QueryStatusClaims.LicenseId) ? "The credential is not bound to a license: a JWT needs a license_id claim."
+                : user.FindFirst(QueryStatusClaims.LicenseId) is null ? "The credential is not bound to a license: a JWT needs a license_id claim."
                 : "This credential may not perform this request.");
         }
         return _default.HandleAsync(next, context, policy, authorizeResult);

@@ -10,13 +10,14 @@ namespace QueryStatus.Api.Auth;
 /// Tells, without the authentication and authorization middleware, whether a request carries a credential that
 /// they would accept for a scope, and as whom. Used by the status fast lane, which answers only when this is
 /// certain: null means "not certain" (no credential, a malformed or unknown one, a disabled key, a missing scope
-/// or license, a JWT scheme that fetches its keys from an authority), and the full pipeline then decides and
-/// describes the refusal. It reads credentials exactly where the handlers do and decides with the same parts:
-/// <see cref="ApiKeyRegistry"/>, JwtBearer's own options and token handler, <see cref="ScopeRequirement.Permits"/>.
+/// or license, a JWT not yet validated by the pipeline, a JWT scheme that fetches its keys from an authority), and
+/// the full pipeline then decides and describes the refusal. It reads credentials exactly where the handlers do
+/// and decides with the same parts: <see cref="ApiKeyRegistry"/>, JwtBearer's own token cache and options,
+/// <see cref="ScopeRequirement.Permits"/>.
 /// </summary>
 public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<JwtBearerOptions> jwtOptions)
 {
-    public ValueTask<ClaimsPrincipal?> TryAuthorizeAsync(HttpContext context, RequestParameters parameters, string scope)
+    public ClaimsPrincipal? TryAuthorize(HttpContext context, RequestParameters parameters, string scope)
     {
         string? credential;
         if (context.Request.Headers.ContainsKey(HeaderNames.Authorization))
@@ -25,11 +26,11 @@ public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<Jwt
             credential = AuthSchemeSelector.BearerToken(context.Request);
             if (credential is null)
             {
-                return ValueTask.FromResult<ClaimsPrincipal?>(null);
+                return null;
             }
             if (credential.Contains('.'))
             {
-                return TryJwtAsync(credential, scope);
+                return TryJwt(credential, scope);
             }
         }
         else
@@ -39,32 +40,25 @@ public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<Jwt
 
         if (credential is null || !ParameterRules.ApiKey().IsMatch(credential) || registry.Find(credential) is not { } entry)
         {
-            return ValueTask.FromResult<ClaimsPrincipal?>(null);
+            return null;
         }
-        var principal = entry.Principal;
-        return ValueTask.FromResult(ScopeRequirement.Permits(principal, scope) ? principal : null);
+        return ScopeRequirement.Permits(entry.Principal, scope) ? entry.Principal : null;
     }
 
-    private async ValueTask<ClaimsPrincipal?> TryJwtAsync(string token, string scope)
+    /// <summary>
+    /// Only tokens JwtBearer already validated (and cached) are accepted here: a new or failing token goes to the
+    /// pipeline, which validates it once (and caches it when it passes), so no token is ever validated twice.
+    /// </summary>
+    private ClaimsPrincipal? TryJwt(string token, string scope)
     {
         var options = jwtOptions.Get(JwtBearerDefaults.AuthenticationScheme);
         // With an authority the handler first fetches (and may refresh) signing keys: leave that to it.
-        if (options.ConfigurationManager is not null || options.TokenHandlers.Count != 1)
+        if (options.ConfigurationManager is not null
+            || options.TokenHandlers is not [CachingJsonWebTokenHandler cache]
+            || cache.TryGetValidated(token, options.TokenValidationParameters) is not { } principal)
         {
             return null;
         }
-        var handler = options.TokenHandlers[0];
-        if (handler is CachingJsonWebTokenHandler cache && cache.TryGetValidated(token, options.TokenValidationParameters) is { } known)
-        {
-            return ScopeRequirement.Permits(known, scope) ? known : null;
-        }
-        var result = await handler.ValidateTokenAsync(token, options.TokenValidationParameters);
-        if (!result.IsValid || result.ClaimsIdentity is not { } identity)
-        {
-            return null;
-        }
-        Scopes.Normalize(identity);
-        var principal = new ClaimsPrincipal(identity);
         return ScopeRequirement.Permits(principal, scope) ? principal : null;
     }
 }

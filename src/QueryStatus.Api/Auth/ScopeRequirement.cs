@@ -16,7 +16,7 @@ public sealed class ScopeRequirement(string scope) : AuthorizationHandler<ScopeR
         user.Identity?.IsAuthenticated == true
         && !user.HasClaim(QueryStatusClaims.KeyDisabled, "true")
         && user.HasScope(scope)
-        && (scope == Scopes.Worker || user.HasClaim(c => c.Type == QueryStatusClaims.LicenseId));
+        && (scope == Scopes.Worker || user.FindFirst(QueryStatusClaims.LicenseId) is not null);
 
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {

@@ -15,29 +15,35 @@ public static class Scopes
     public static readonly IReadOnlyList<string> Default = [QueryRead, QueryWrite];
 
     /// <summary>
-    /// The scopes of a JWT: each <c>scope</c> claim may hold several, space-separated (OAuth 2.0 style);
-    /// a token without any gets <see cref="Default"/>.
+    /// The scopes of a JWT: each <c>scope</c> claim (its type in any case: an issuer's "Scope" is still a scope
+    /// claim, never the absence of one) may hold several, space-separated (OAuth 2.0 style). A token
+    /// without any scope claim gets <see cref="Default"/>; a scope claim that names none grants none.
     /// </summary>
     public static IReadOnlyList<string> FromClaims(IEnumerable<Claim> claims)
     {
-        var scopes = claims
-            .Where(c => c.Type == QueryStatusClaims.Scope)
+        var scopeClaims = claims.Where(IsScopeClaim).ToList();
+        if (scopeClaims.Count == 0)
+        {
+            return Default;
+        }
+        return scopeClaims
             .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Distinct(StringComparer.Ordinal)
             .ToList();
-        return scopes.Count == 0 ? Default : scopes;
     }
 
     public static bool HasScope(this ClaimsPrincipal user, string scope) => user.HasClaim(QueryStatusClaims.Scope, scope);
 
-    /// <summary>Rewrites a JWT identity's scope claims as one claim per scope (<see cref="FromClaims"/>).</summary>
+    /// <summary>Rewrites a JWT identity's scope claims (of any case) as one <c>scope</c> claim per scope (<see cref="FromClaims"/>).</summary>
     public static void Normalize(ClaimsIdentity identity)
     {
         var scopes = FromClaims(identity.Claims);
-        foreach (var claim in identity.FindAll(QueryStatusClaims.Scope).ToList())
+        foreach (var claim in identity.Claims.Where(IsScopeClaim).ToList())
         {
             identity.RemoveClaim(claim);
         }
         identity.AddClaims(scopes.Select(scope => new Claim(QueryStatusClaims.Scope, scope)));
     }
+
+    private static bool IsScopeClaim(Claim claim) => string.Equals(claim.Type, QueryStatusClaims.Scope, StringComparison.OrdinalIgnoreCase);
 }

@@ -41,6 +41,12 @@ public static class StatusApi
         return routes;
     }
 
+    /// <summary>The answer for a schedule the caller's license does not have (any more).</summary>
+    public static ErrorResult NotFound(string scheduleId) =>
+        new(StatusCodes.Status404NotFound,
+            $"No query with schedule_id '{scheduleId}' exists for this license, or its results have expired.",
+            message: "Query status not found.");
+
     /// <summary>Status, progress and one page of results of the caller's license's schedule.</summary>
     public static async Task<Results<StatusResult, ErrorResult>> GetStatus(
         StatusRequest request,
@@ -53,10 +59,7 @@ public static class StatusApi
         var snapshot = await store.GetStatusAsync(user.GetLicenseId(), request.ScheduleId!, window, cancellationToken);
         if (snapshot is null)
         {
-            return new ErrorResult(
-                StatusCodes.Status404NotFound,
-                $"No query with schedule_id '{request.ScheduleId}' exists for this license, or its results have expired.",
-                message: "Query status not found.");
+            return NotFound(request.ScheduleId!);
         }
         return new StatusResult(snapshot, request.Pretty);
     }

@@ -14,12 +14,12 @@ namespace QueryStatus.Api.Status;
 /// answer itself (see bench/RESULTS.md).
 /// </summary>
 /// <remarks>
-/// It answers only what the full pipeline would certainly answer with 200, and with the same bytes, headers and
+/// It answers only what the full pipeline would certainly answer the same way, with the same bytes, headers and
 /// rate-limit accounting: plain parameters that <see cref="StatusRequestValidator.IsClearlyValid"/> accepts, a
-/// credential that <see cref="CredentialCheck"/> accepts for <see cref="Scopes.QueryRead"/>, a schedule the
-/// store knows, a permit from the same limiter. Everything else (a <c>json</c> parameter, a repeated one, any
-/// failure, a CORS request, a rejected permit) goes on down the pipeline untouched, which decides and describes
-/// it. Request id, request log and the error envelope sit in front of it, as they do for every request.
+/// credential that <see cref="CredentialCheck"/> accepts for <see cref="Scopes.QueryRead"/>, a permit from the same
+/// limiter; then the status (200) or <see cref="StatusApi.NotFound"/> (404), as the endpoint answers. Everything
+/// else (a <c>json</c> parameter, a repeated one, a refused credential or parameter, a CORS request, a refused
+/// permit) goes on down the pipeline untouched, which decides and describes it. Request id, request log and the error envelope sit in front of it, as they do for every request.
 /// </remarks>
 public sealed class StatusFastLane(
     RequestDelegate next,
@@ -37,7 +37,7 @@ public sealed class StatusFastLane(
 
     // How many polls the fast lane answered: what share of the status traffic it carries, for operators.
     private readonly Counter<long> _answered = meters.Create(MeterName).CreateCounter<long>(
-        AnsweredCounterName, unit: "{request}", description: "Status polls answered by the fast lane, without the full pipeline.");
+        AnsweredCounterName, unit: "{request}", description: "Status polls answered (200 or 404) by the fast lane, without the full pipeline.");
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -56,35 +56,30 @@ public sealed class StatusFastLane(
     {
         var parameters = RequestParameters.For(context);
         var status = StatusRequest.From(parameters);
-        if (!validator.IsClearlyValid(status)
-            || await credentials.TryAuthorizeAsync(context, parameters, Scopes.QueryRead) is not { } user)
+        if (!validator.IsClearlyValid(status) || credentials.TryAuthorize(context, parameters, Scopes.QueryRead) is not { } user)
         {
             await next(context);
             return;
         }
 
-        // From here on the response may be written by the exception handler: it must carry the caller's budget,
-        // as it would from the pipeline.
+        // The permit before the store, as in the pipeline: a client over its limit costs no store read. A request
+        // refused a permit is passed on uncounted (a refusal takes none) and the pipeline answers its 429.
         context.User = user;
-        limiter.ReportBudgetOnStarting(context);
-
-        var window = new PageWindow(status.OffsetStart, status.OffsetEnd, _maxRows);
-        var snapshot = await store.GetStatusAsync(user.GetLicenseId(), status.ScheduleId!, window, context.RequestAborted);
-        if (snapshot is null)
-        {
-            await PassOnAsync(context);
-            return;
-        }
-
-        // The permit last: a request passed on must not have been counted, the pipeline counts it.
         using var lease = limiter.Limiter.AttemptAcquire(context);
         if (!lease.IsAcquired)
         {
             await PassOnAsync(context);
             return;
         }
+        // From here on the response may be written by the exception handler: it must carry the caller's budget,
+        // as it would from the pipeline.
+        limiter.ReportBudgetOnStarting(context);
+
+        var window = new PageWindow(status.OffsetStart, status.OffsetEnd, _maxRows);
+        var snapshot = await store.GetStatusAsync(user.GetLicenseId(), status.ScheduleId!, window, context.RequestAborted);
         _answered.Add(1);
-        await new StatusResult(snapshot, status.Pretty).ExecuteAsync(context);
+        IResult answer = snapshot is null ? StatusApi.NotFound(status.ScheduleId!) : new StatusResult(snapshot, status.Pretty);
+        await answer.ExecuteAsync(context);
     }
 
     /// <summary>
