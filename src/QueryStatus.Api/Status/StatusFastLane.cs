@@ -19,7 +19,8 @@ namespace QueryStatus.Api.Status;
 /// credential that <see cref="CredentialCheck"/> accepts for <see cref="Scopes.QueryRead"/>, a permit from the same
 /// limiter; then the status (200) or <see cref="StatusApi.NotFound"/> (404), as the endpoint answers. Everything
 /// else (a <c>json</c> parameter, a repeated one, a refused credential or parameter, a CORS request, a refused
-/// permit) goes on down the pipeline untouched, which decides and describes it. Request id, request log and the error envelope sit in front of it, as they do for every request.
+/// permit) goes on down the pipeline untouched, which decides and describes it. Request id, request log and the
+/// exception handler sit in front of it, as they do for every request.
 /// </remarks>
 public sealed class StatusFastLane(
     RequestDelegate next,
