@@ -2,6 +2,7 @@ using System.Text;
 using Serilog;
 using Serilog.Configuration;
 using Serilog.Core;
+using Serilog.Debugging;
 using Serilog.Events;
 using Serilog.Formatting;
 
@@ -35,7 +36,7 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         {
             AutoFlush = false,
         };
-        _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((BufferedConsoleSink)state!).Flush(), this, flushInterval, flushInterval);
+        _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((BufferedConsoleSink)state!).FlushQuietly(), this, flushInterval, flushInterval);
     }
 
     public void Emit(LogEvent logEvent)
@@ -65,9 +66,27 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// The timer's and shutdown's flush. A failed write (standard output closed, a full disk behind a redirect) is
+    /// reported to Serilog's SelfLog, as Serilog does for sinks that throw while emitting: on the timer's thread an
+    /// exception would end the process.
+    /// </summary>
+    private void FlushQuietly()
+    {
+        try
+        {
+            Flush();
+        }
+        catch (IOException e)
+        {
+            SelfLog.WriteLine("BufferedConsole could not write to standard output: {0}", e.Message);
+        }
+    }
+
     public void Dispose()
     {
         _timer.Dispose();
+        FlushQuietly();
         lock (_lock)
         {
             if (_disposed)
@@ -75,8 +94,14 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
                 return;
             }
             _disposed = true;
-            _output.Flush();
-            _output.Dispose();
+            try
+            {
+                _output.Dispose();
+            }
+            catch (IOException e)
+            {
+                SelfLog.WriteLine("BufferedConsole could not write to standard output: {0}", e.Message);
+            }
         }
     }
 }

@@ -79,4 +79,34 @@ public sealed class BufferedConsoleSinkTests
         Assert.NotEqual(0xEF, bytes[0]);
         Assert.Equal($"INF café ✓{Environment.NewLine}", Encoding.UTF8.GetString(bytes));
     }
+
+    [Fact]
+    public void FailingOutputNeverThrowsFromTheTimerOrOnDispose()
+    {
+        var sink = new BufferedConsoleSink(new MessageTemplateTextFormatter("{Message}{NewLine}"), Interval, new BrokenStream(), _time);
+        sink.Emit(Event(LogEventLevel.Information, "nowhere to go"));
+
+        var timer = Record.Exception(() => _time.Advance(Interval));
+        sink.Emit(Event(LogEventLevel.Information, "still nowhere"));
+        var dispose = Record.Exception(sink.Dispose);
+
+        Assert.Null(timer);
+        Assert.Null(dispose);
+    }
+
+    /// <summary>Standard output after the reader went away: every write fails.</summary>
+    private sealed class BrokenStream : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => throw new IOException("Broken pipe");
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new IOException("Broken pipe");
+        public override void Write(ReadOnlySpan<byte> buffer) => throw new IOException("Broken pipe");
+    }
 }
