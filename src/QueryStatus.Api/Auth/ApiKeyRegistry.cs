@@ -14,9 +14,9 @@ public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, 
     /// Built once and shared (a principal per poll was a tenth of a poll's allocations): nothing may add to it,
     /// and nothing does: there is no claims transformation, and JwtBearer's scope rewrite only sees JWT identities.
     /// </summary>
-    public ClaimsPrincipal Principal => _principal ??= CreatePrincipal(ApiKeyAuthenticationHandler.SchemeName);
+    public ClaimsPrincipal Principal => _principal ??= CreatePrincipal();
 
-    private ClaimsPrincipal CreatePrincipal(string authenticationType)
+    private ClaimsPrincipal CreatePrincipal()
     {
         var claims = new List<Claim>(Scopes.Count + 3) { new(ClaimTypes.Name, Name) };
         if (LicenseId is not null)
@@ -31,7 +31,7 @@ public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, 
         {
             claims.Add(new Claim(QueryStatusClaims.KeyDisabled, "true"));
         }
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, ApiKeyAuthenticationHandler.SchemeName));
     }
 }
 
@@ -64,7 +64,8 @@ public sealed class ApiKeyRegistry
     {
         const int MaxStackBytes = 1024;
         var length = Encoding.UTF8.GetMaxByteCount(presentedKey.Length);
-        var utf8 = length <= MaxStackBytes ? stackalloc byte[MaxStackBytes] : new byte[length];
+        // Sized to the key (stack memory is zeroed: a fixed 1 KiB buffer cost a 1 KiB memset per request).
+        var utf8 = length <= MaxStackBytes ? stackalloc byte[length] : new byte[length];
         var written = Encoding.UTF8.GetBytes(presentedKey, utf8);
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(utf8[..written], digest);
