@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Globalization;
 using System.Text;
 using Serilog;
 using Serilog.Configuration;
@@ -15,15 +17,30 @@ namespace QueryStatus.Api.Observability;
 /// most of the logging cost (bench/RESULTS.md). The price is that Information lines reach the console up to
 /// <c>flushInterval</c> late, and are lost if the process is killed before a flush.
 /// </summary>
+/// <remarks>
+/// Events are formatted on the logging thread, outside the lock, into a per-thread buffer (as UTF-8 directly with
+/// <see cref="Utf8CompactJsonFormatter"/>, or as text then encoded); the lock only covers copying the bytes into
+/// the shared buffer, so request threads do not queue behind each other's formatting.
+/// </remarks>
 public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
 {
     public static readonly TimeSpan DefaultFlushInterval = TimeSpan.FromMilliseconds(200);
 
+    private const int BufferSize = 32 * 1024;
+
     private readonly ITextFormatter _formatter;
-    private readonly TextWriter _output;
+    private readonly Stream _output;
+    private readonly byte[] _buffer = new byte[BufferSize];
+    private int _buffered;
     private readonly Lock _lock = new();
     private readonly ITimer _timer;
     private bool _disposed;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_event;
+
+    [ThreadStatic]
+    private static StringWriter? t_text;
 
     /// <param name="formatter">Writes each event (one JSON line, for instance).</param>
     /// <param name="flushInterval">The longest an Information line waits in the buffer.</param>
@@ -32,27 +49,74 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
     public BufferedConsoleSink(ITextFormatter formatter, TimeSpan flushInterval, Stream? output = null, TimeProvider? time = null)
     {
         _formatter = formatter;
-        _output = new StreamWriter(output ?? Console.OpenStandardOutput(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 32 * 1024)
-        {
-            AutoFlush = false,
-        };
+        _output = output ?? Console.OpenStandardOutput();
         _timer = (time ?? TimeProvider.System).CreateTimer(static state => ((BufferedConsoleSink)state!).FlushQuietly(), this, flushInterval, flushInterval);
     }
 
     public void Emit(LogEvent logEvent)
     {
+        var formatted = t_event ??= new ArrayBufferWriter<byte>(1024);
+        formatted.ResetWrittenCount();
+        if (_formatter is Utf8CompactJsonFormatter utf8)
+        {
+            utf8.Format(logEvent, formatted);
+        }
+        else
+        {
+            var text = t_text ??= new StringWriter(CultureInfo.InvariantCulture);
+            text.GetStringBuilder().Clear();
+            _formatter.Format(logEvent, text);
+            Utf8.GetBytes(text.ToString(), formatted);
+        }
+        var bytes = formatted.WrittenSpan;
+
         lock (_lock)
         {
             if (_disposed)
             {
                 return;
             }
-            _formatter.Format(logEvent, _output);
+            Append(bytes);
             if (logEvent.Level >= LogEventLevel.Warning)
             {
+                WriteBuffered();
                 _output.Flush();
             }
         }
+        // A large one-off event (a long exception) should not pin a large buffer to its thread.
+        if (formatted.Capacity > 64 * 1024)
+        {
+            t_event = null;
+        }
+    }
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    private void Append(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length > _buffer.Length - _buffered)
+        {
+            WriteBuffered();
+            if (bytes.Length > _buffer.Length)
+            {
+                _output.Write(bytes);
+                return;
+            }
+        }
+        bytes.CopyTo(_buffer.AsSpan(_buffered));
+        _buffered += bytes.Length;
+    }
+
+    private void WriteBuffered()
+    {
+        if (_buffered == 0)
+        {
+            return;
+        }
+        // Emptied before writing: a failing stream must not make every later event retry the same bytes.
+        var count = _buffered;
+        _buffered = 0;
+        _output.Write(_buffer, 0, count);
     }
 
     public void Flush()
@@ -61,6 +125,7 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         {
             if (!_disposed)
             {
+                WriteBuffered();
                 _output.Flush();
             }
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using QueryStatus.Api.Observability;
 using Serilog.Events;
@@ -78,6 +79,23 @@ public sealed class BufferedConsoleSinkTests
         var bytes = _output.ToArray();
         Assert.NotEqual(0xEF, bytes[0]);
         Assert.Equal($"INF café ✓{Environment.NewLine}", Encoding.UTF8.GetString(bytes));
+    }
+
+    [Fact]
+    public void CompactJsonLinesStayWholeAndInOrderAroundOneLargerThanTheBuffer()
+    {
+        var big = new string('x', 100_000);
+        using (var sink = new BufferedConsoleSink(new Utf8CompactJsonFormatter(), Interval, _output, _time))
+        {
+            sink.Emit(Event(LogEventLevel.Information, "before"));
+            sink.Emit(new LogEvent(DateTimeOffset.UnixEpoch, LogEventLevel.Information, null, new MessageTemplateParser().Parse("big {Big}"),
+                [new LogEventProperty("Big", new ScalarValue(big))]));
+            sink.Emit(Event(LogEventLevel.Information, "after"));
+        }
+
+        var lines = Written().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!).ToList();
+        Assert.Equal(["before", "big {Big}", "after"], lines.Select(line => line["@mt"]!.GetValue<string>()));
+        Assert.Equal(big, lines[1]["Big"]!.GetValue<string>());
     }
 
     [Fact]
