@@ -25,7 +25,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
     public const string Header = "X-Request-Id";
 
     public const string MessageTemplateText =
-        "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms (request {RequestId}, license {LicenseId})";
+        "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed} ms (request {RequestId}, license {LicenseId})";
 
     private static readonly MessageTemplate Template = new MessageTemplateParser().Parse(MessageTemplateText);
 
@@ -71,7 +71,8 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
             ["RequestMethod"] = new ScalarValue(context.Request.Method),
             ["RequestPath"] = new ScalarValue(context.Request.Path.Value),
             ["StatusCode"] = StatusValue(status),
-            ["Elapsed"] = new ScalarValue(elapsed.TotalMilliseconds),
+            // Rounded here rather than by a format in the template: a formatted token is rendered a second time (CLEF's @r).
+            ["Elapsed"] = new ScalarValue(Math.Round(elapsed.TotalMilliseconds, 4)),
             ["RequestId"] = new ScalarValue(requestId),
             ["LicenseId"] = new ScalarValue(context.User.LicenseIdOrNull() ?? "-"),
         };

@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace QueryStatus.Api.Parameters;
 
 /// <summary>The parameters the API reads, plain or inside <c>json</c>.</summary>
@@ -11,4 +13,8 @@ public static class ParameterNames
 
     public static readonly IReadOnlyCollection<string> All =
         new HashSet<string>([ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty], StringComparer.Ordinal);
+
+    /// <summary>Each name in any case (as the query string matches them) to the name as written here.</summary>
+    public static readonly FrozenDictionary<string, string> Canonical =
+        All.ToFrozenDictionary(name => name, name => name, StringComparer.OrdinalIgnoreCase);
 }

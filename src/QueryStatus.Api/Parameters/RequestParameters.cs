@@ -34,6 +34,31 @@ public sealed class RequestParameters
         return parsed;
     }
 
+    /// <summary>
+    /// The parameters when they are all plain (no <c>json</c>, none given twice), read in one pass over the query and
+    /// not cached; null otherwise, and then <see cref="For"/> reads (and describes) them. For the status fast lane.
+    /// </summary>
+    public static RequestParameters? TryPlain(IQueryCollection query)
+    {
+        var values = new Dictionary<string, string>(capacity: query.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in query)
+        {
+            if (ParameterNames.Canonical.TryGetValue(key, out var name))
+            {
+                if (value.Count > 1)
+                {
+                    return null;
+                }
+                values[name] = value.ToString();
+            }
+            else if (string.Equals(key, JsonParameter, StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+        }
+        return new RequestParameters(values);
+    }
+
     private static RequestParameters Parse(IQueryCollection query, IReadOnlyCollection<string> names)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);

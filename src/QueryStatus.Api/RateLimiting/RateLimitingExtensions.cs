@@ -27,14 +27,18 @@ public sealed class LicenseRateLimiter : IDisposable
     {
         _options = options.Value;
         PermitLimitText = _options.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        var window = new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = _options.PermitLimit,
+            Window = _options.Window,
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        };
+        // One factory for every partition: the partitioner runs twice per request (acquire, statistics), and
+        // RateLimitPartition.GetFixedWindowLimiter would allocate two delegates each time.
+        Func<string, RateLimiter> newWindow = _ => new FixedWindowRateLimiter(window);
         Limiter = PartitionedRateLimiter.Create<HttpContext, string>(context => PartitionKey(context) is { } key
-            ? RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-            {
-                PermitLimit = _options.PermitLimit,
-                Window = _options.Window,
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            })
+            ? RateLimitPartition.Get(key, newWindow)
             : RateLimitPartition.GetNoLimiter(string.Empty));
     }
 

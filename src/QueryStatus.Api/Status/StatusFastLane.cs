@@ -46,16 +46,15 @@ public sealed class StatusFastLane(
         if (!HttpMethods.IsGet(request.Method)
             || !request.Path.Equals(StatusApi.StatusPath, StringComparison.OrdinalIgnoreCase)
             || request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Origin)
-            || !HasPlainParametersOnly(request.Query))
+            || RequestParameters.TryPlain(request.Query) is not { } parameters)
         {
             return next(context);
         }
-        return AnswerOrPassAsync(context);
+        return AnswerOrPassAsync(context, parameters);
     }
 
-    private async Task AnswerOrPassAsync(HttpContext context)
+    private async Task AnswerOrPassAsync(HttpContext context, RequestParameters parameters)
     {
-        var parameters = RequestParameters.For(context);
         var status = StatusRequest.From(parameters);
         if (!validator.IsClearlyValid(status) || credentials.TryAuthorize(context, parameters, Scopes.QueryRead) is not { } user)
         {
@@ -94,23 +93,6 @@ public sealed class StatusFastLane(
     }
 
     private static System.Security.Claims.ClaimsPrincipal Anonymous => new(new System.Security.Claims.ClaimsIdentity());
-
-    /// <summary>No <c>json</c> and no parameter given twice: then reading them cannot fail.</summary>
-    private static bool HasPlainParametersOnly(IQueryCollection query)
-    {
-        if (query.ContainsKey(RequestParameters.JsonParameter))
-        {
-            return false;
-        }
-        foreach (var name in ParameterNames.All)
-        {
-            if (query.TryGetValue(name, out var values) && values.Count > 1)
-            {
-                return false;
-            }
-        }
-        return true;
-    }
 }
 
 public static class StatusFastLaneExtensions

@@ -67,7 +67,7 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         json.Reset(head);
         json.WriteStartObject();
         WriteMeta(json, httpContext.TraceIdentifier);
-        json.WriteStartArray("data");
+        json.WriteStartArray(Names.Data);
         json.Flush();
 
         httpContext.Response.ContentLength = head.WrittenCount + page.Rows.MeasureElements(page.Start, page.End) + Tail.Length;
@@ -115,7 +115,7 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
 
         json.WriteStartObject();
         WriteMeta(json, httpContext.TraceIdentifier);
-        json.WriteStartArray("data");
+        json.WriteStartArray(Names.Data);
         foreach (var row in Snapshot.Page)
         {
             // Indenting means re-reading the row; only people reading by eye ask for it.
@@ -136,47 +136,72 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
     private void WriteMeta(Utf8JsonWriter json, string requestId)
     {
         var s = Snapshot;
-        json.WriteStartObject("meta");
-        json.WriteString("request_id", requestId);
-        json.WriteString("schedule_id", s.ScheduleId);
-        json.WriteString("status_code", s.Status.ToWire());
+        json.WriteStartObject(Names.Meta);
+        json.WriteString(Names.RequestId, requestId);
+        json.WriteString(Names.ScheduleId, s.ScheduleId);
+        json.WriteString(Names.StatusCode, s.Status.ToWire());
 
-        json.WriteStartObject("progress");
-        json.WriteNumber("queries_ready", s.QueriesReady);
-        json.WriteNumber("queries_total", s.QueriesTotal);
+        json.WriteStartObject(Names.Progress);
+        json.WriteNumber(Names.QueriesReady, s.QueriesReady);
+        json.WriteNumber(Names.QueriesTotal, s.QueriesTotal);
         json.WriteEndObject();
 
-        json.WriteStartObject("workflow");
-        json.WriteNumber("tasks_scheduled", s.TasksScheduled);
-        json.WriteNumber("tasks_running", s.TasksRunning);
+        json.WriteStartObject(Names.Workflow);
+        json.WriteNumber(Names.TasksScheduled, s.TasksScheduled);
+        json.WriteNumber(Names.TasksRunning, s.TasksRunning);
         json.WriteEndObject();
 
-        json.WriteStartObject("paging");
-        json.WriteNumber("offset_start", s.Page.Start);
-        json.WriteNumber("offset_end", s.Page.End);
-        json.WriteNumber("total_rows", s.TotalRows);
+        json.WriteStartObject(Names.Paging);
+        json.WriteNumber(Names.OffsetStart, s.Page.Start);
+        json.WriteNumber(Names.OffsetEnd, s.Page.End);
+        json.WriteNumber(Names.TotalRows, s.TotalRows);
         if (s.Page.End < s.TotalRows)
         {
-            json.WriteNumber("next_offset_start", s.Page.End);
+            json.WriteNumber(Names.NextOffsetStart, s.Page.End);
         }
         else
         {
-            json.WriteNull("next_offset_start");
+            json.WriteNull(Names.NextOffsetStart);
         }
         json.WriteEndObject();
 
         if (s.Failure is { } failure)
         {
-            json.WriteStartObject("failure");
-            json.WriteString("code", failure.Code);
-            json.WriteString("message", failure.Message);
+            json.WriteStartObject(Names.Failure);
+            json.WriteString(Names.Code, failure.Code);
+            json.WriteString(Names.Message, failure.Message);
             json.WriteEndObject();
         }
         if (s.ExpiresAt is { } expires)
         {
-            json.WriteString("expires_at", FormatUtc(expires));
+            json.WriteString(Names.ExpiresAt, FormatUtc(expires));
         }
         json.WriteEndObject();
+    }
+
+    /// <summary>Property names escaped once, not on every poll.</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Code = JsonEncodedText.Encode("code");
+        public static readonly JsonEncodedText Data = JsonEncodedText.Encode("data");
+        public static readonly JsonEncodedText ExpiresAt = JsonEncodedText.Encode("expires_at");
+        public static readonly JsonEncodedText Failure = JsonEncodedText.Encode("failure");
+        public static readonly JsonEncodedText Message = JsonEncodedText.Encode("message");
+        public static readonly JsonEncodedText Meta = JsonEncodedText.Encode("meta");
+        public static readonly JsonEncodedText NextOffsetStart = JsonEncodedText.Encode("next_offset_start");
+        public static readonly JsonEncodedText OffsetEnd = JsonEncodedText.Encode("offset_end");
+        public static readonly JsonEncodedText OffsetStart = JsonEncodedText.Encode("offset_start");
+        public static readonly JsonEncodedText Paging = JsonEncodedText.Encode("paging");
+        public static readonly JsonEncodedText Progress = JsonEncodedText.Encode("progress");
+        public static readonly JsonEncodedText QueriesReady = JsonEncodedText.Encode("queries_ready");
+        public static readonly JsonEncodedText QueriesTotal = JsonEncodedText.Encode("queries_total");
+        public static readonly JsonEncodedText RequestId = JsonEncodedText.Encode("request_id");
+        public static readonly JsonEncodedText ScheduleId = JsonEncodedText.Encode("schedule_id");
+        public static readonly JsonEncodedText StatusCode = JsonEncodedText.Encode("status_code");
+        public static readonly JsonEncodedText TasksRunning = JsonEncodedText.Encode("tasks_running");
+        public static readonly JsonEncodedText TasksScheduled = JsonEncodedText.Encode("tasks_scheduled");
+        public static readonly JsonEncodedText TotalRows = JsonEncodedText.Encode("total_rows");
+        public static readonly JsonEncodedText Workflow = JsonEncodedText.Encode("workflow");
     }
 
     public static string FormatUtc(DateTimeOffset time) =>

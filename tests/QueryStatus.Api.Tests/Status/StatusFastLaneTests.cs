@@ -87,6 +87,21 @@ public sealed partial class StatusFastLaneTests(QueryStatusFactory factory) : IC
         Assert.Equal(1, Answered(counter));
     }
 
+    [Fact]
+    public async Task PollWithNamesInAnyCaseAndRepeatedUnknownParametersIsAnsweredByTheFastLane()
+    {
+        var schedule = await factory.PutAsync(TestData.Running(TestKeys.Primary.LicenseId));
+        using var client = factory.CreateAnonymousClient();
+        using var counter = AnsweredCounter(factory);
+
+        var response = await client.GetAsync(
+            $"/enterprise/v2/query/status?Schedule_ID={schedule.ScheduleId}&API_KEY={TestKeys.Primary.Key}&Offset_Start=0&utm=1&utm=2");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(schedule.ScheduleId, (await response.ReadJsonAsync()).GetProperty("meta").GetProperty("schedule_id").GetString());
+        Assert.Equal(1, Answered(counter));
+    }
+
     public static readonly TheoryData<string, string, HttpStatusCode> PassedOn = new()
     {
         { "disabled key", $"api_key={TestKeys.Disabled.Key}", HttpStatusCode.Forbidden },
@@ -99,6 +114,7 @@ public sealed partial class StatusFastLaneTests(QueryStatusFactory factory) : IC
         { "pretty not a boolean", $"api_key={TestKeys.Primary.Key}&pretty=yes", HttpStatusCode.BadRequest },
         { "parameter given twice", $"api_key={TestKeys.Primary.Key}&offset_start=0&offset_start=0", HttpStatusCode.BadRequest },
         { "api_key given twice", $"api_key={TestKeys.Primary.Key}&api_key={TestKeys.Primary.Key}", HttpStatusCode.BadRequest },
+        { "schedule_id given twice, once in capitals", $"api_key={TestKeys.Primary.Key}&SCHEDULE_ID=other", HttpStatusCode.BadRequest },
     };
 
     [Theory]
