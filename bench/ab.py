@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""A/B of two QueryStatus builds (or one build under two settings) on the RUNNING status poll.
+
+    dotnet build src/QueryStatus.Api -c Release -o /tmp/a      # e.g. your change
+    git stash; dotnet build src/QueryStatus.Api -c Release -o /tmp/b; git stash pop
+    python3 bench/ab.py /tmp/a /tmp/b [pairs=8] [slice_seconds=5]
+    ABENV_B="Serilog__MinimumLevel__Default=Warning" python3 bench/ab.py /tmp/a /tmp/a   # settings per side
+
+Both servers run at once (Production, one RUNNING schedule seeded, one API key), loaded in alternating wrk
+slices (A B, B A, ...); prints req/s and server CPU us/request per slice and the median of the pair ratios A/B.
+For judging a change to QueryStatus itself: bench/run.sh measures against the bare baseline instead.
+Needs python3, wrk, curl.
+"""
+import hashlib, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+
+dir_a, dir_b = sys.argv[1], sys.argv[2]
+pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
+slice_seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+key = "bench_" + os.urandom(16).hex()
+work = tempfile.mkdtemp(prefix="querystatus-ab-")
+seed = os.path.join(work, "seed.json")
+with open(seed, "w") as f:
+    json.dump({"schedules": [{"schedule_id": "ab_running", "license_id": "lic_ab", "status_code": "RUNNING",
+                              "subqueries": ["DONE", "RUNNING", "QUEUED"], "failure": None, "data": []}]}, f)
+path = f"/enterprise/v2/query/status?schedule_id=ab_running&api_key={key}"
+
+
+def start(directory, port, extra):
+    env = dict(os.environ, ASPNETCORE_ENVIRONMENT="Production", Store__SeedFile=seed,
+               Auth__ApiKeys__0__KeyHash=hashlib.sha256(key.encode()).hexdigest(), Auth__ApiKeys__0__LicenseId="lic_ab",
+               RateLimiting__PermitLimit="100000000")
+    env.update(dict(kv.split("=", 1) for kv in extra.split() if kv))
+    process = subprocess.Popen(["dotnet", "QueryStatus.Api.dll", "--urls", f"http://127.0.0.1:{port}"], cwd=directory,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        time.sleep(0.2)
+        if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]).returncode == 0:
+            return process
+    process.kill()
+    sys.exit(f"QueryStatus from {directory} did not answer on port {port}")
+
+
+def cpu_us(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def load(process, port, seconds):
+    before = cpu_us(process.pid)
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, text=True).stdout
+    after = cpu_us(process.pid)
+    if "Non-2xx" in out:
+        sys.exit("a response was not 2xx:\n" + out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), (after - before) / requests
+
+
+a = start(dir_a, 5121, os.environ.get("ABENV_A", ""))
+b = start(dir_b, 5122, os.environ.get("ABENV_B", ""))
+try:
+    load(a, 5121, 6)
+    load(b, 5122, 6)
+    rps_ratios, cpu_ratios = [], []
+    for i in range(pairs):
+        sides = [("A", a, 5121), ("B", b, 5122)]
+        result = {name: load(process, port, slice_seconds) for name, process, port in (sides if i % 2 == 0 else sides[::-1])}
+        rps_ratios.append(result["A"][0] / result["B"][0])
+        cpu_ratios.append(result["A"][1] / result["B"][1])
+        print(f"pair {i + 1}: A {result['A'][0]:.0f} req/s {result['A'][1]:.1f} us/req | "
+              f"B {result['B'][0]:.0f} req/s {result['B'][1]:.1f} us/req", flush=True)
+    print(f"median A/B: req/s {statistics.median(rps_ratios):.3f}, CPU/req {statistics.median(cpu_ratios):.3f} "
+          f"(pairs: req/s {' '.join(f'{r:.2f}' for r in rps_ratios)}; CPU {' '.join(f'{c:.2f}' for c in cpu_ratios)})")
+finally:
+    a.kill()
+    b.kill()
+    shutil.rmtree(work, ignore_errors=True)
