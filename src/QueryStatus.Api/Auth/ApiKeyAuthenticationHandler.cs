@@ -51,7 +51,7 @@ public sealed class ApiKeyAuthenticationHandler(
             throw ApiException.BadRequest($"api_key: must be {ParameterRules.ApiKeyRule}.");
         }
 
-        var entry = registry.Find(key);
+        var entry = registry.Find(key, Context);
         if (entry is null)
         {
             _challengeReason = "The API key is not valid.";

@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Auth;
@@ -36,9 +38,17 @@ public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, 
 }
 
 /// <summary>
-/// The configured API keys by SHA-256: a presented key is hashed and looked up, so plain keys are
-/// never kept in memory past start-up and the lookup's timing says nothing about stored keys.
+/// The configured API keys by SHA-256: a presented key is hashed and looked up, so configured keys are never
+/// kept in memory past start-up and the lookup's timing says nothing about stored keys.
 /// </summary>
+/// <remarks>
+/// A poller sends the same key on every request of a keep-alive connection, and hashing it was 4–5% of a status
+/// poll's CPU (bench/RESULTS.md). <see cref="Find(string, HttpContext)"/> therefore lets an HTTP/1.x connection
+/// remember the last valid key presented on it and its entry: the next request with the same key (compared in
+/// constant time, so another client sharing a proxy's connection learns nothing by timing) skips the hash. The key
+/// lives as long as the connection, as the request bytes that carried it do; unknown keys are never remembered.
+/// HTTP/2 and HTTP/3 connections serve requests concurrently and are not used.
+/// </remarks>
 public sealed class ApiKeyRegistry
 {
     private readonly Dictionary<string, ApiKeyEntry> _byHash;
@@ -73,6 +83,39 @@ public sealed class ApiKeyRegistry
         Span<char> hex = stackalloc char[SHA256.HashSizeInBytes * 2];
         Convert.TryToHexStringLower(digest, hex, out _);
         return _byHashText.TryGetValue(hex, out var entry) ? entry : null;
+    }
+
+    /// <summary>
+    /// <see cref="Find(string)"/>, remembered per keep-alive connection (see the remarks on the class).
+    /// </summary>
+    public ApiKeyEntry? Find(string presentedKey, HttpContext context)
+    {
+        var protocol = context.Request.Protocol;
+        var items = HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol)
+            ? context.Features.Get<IConnectionItemsFeature>()?.Items
+            : null;
+        if (items is not null && items.TryGetValue(MemoSlot, out var remembered) && remembered is KeyMemo memo && memo.Matches(presentedKey))
+        {
+            return memo.Entry;
+        }
+        var entry = Find(presentedKey);
+        if (items is not null && entry is not null)
+        {
+            items[MemoSlot] = new KeyMemo(presentedKey, entry);
+        }
+        return entry;
+    }
+
+    /// <summary>The connection items' key for the memo: private, so nothing else can read or replace it.</summary>
+    private static readonly object MemoSlot = new();
+
+    private sealed class KeyMemo(string key, ApiKeyEntry entry)
+    {
+        public ApiKeyEntry Entry { get; } = entry;
+
+        public bool Matches(string presented) =>
+            presented.Length == key.Length
+            && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(key.AsSpan()), MemoryMarshal.AsBytes(presented.AsSpan()));
     }
 
     public static string Hash(string key)

@@ -38,7 +38,7 @@ public sealed class CredentialCheck(ApiKeyRegistry registry, IOptionsMonitor<Jwt
             credential = parameters[ParameterNames.ApiKey];
         }
 
-        if (credential is null || !ParameterRules.ApiKey().IsMatch(credential) || registry.Find(credential) is not { } entry)
+        if (credential is null || !ParameterRules.ApiKey().IsMatch(credential) || registry.Find(credential, context) is not { } entry)
         {
             return null;
         }
