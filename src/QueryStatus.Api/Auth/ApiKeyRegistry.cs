@@ -113,9 +113,32 @@ public sealed class ApiKeyRegistry
     {
         public ApiKeyEntry Entry { get; } = entry;
 
-        public bool Matches(string presented) =>
-            presented.Length == key.Length
-            && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(key.AsSpan()), MemoryMarshal.AsBytes(presented.AsSpan()));
+        /// <summary>
+        /// Equal or not in a time that depends only on the length. <see cref="CryptographicOperations.FixedTimeEquals"/>
+        /// does the same but is compiled without optimization on purpose (a byte at a time through bounds-checked
+        /// span reads): for a 40-character key that was half the cost of the hash it saves. Here the differences of
+        /// eight bytes at a time are OR-ed together, with no early exit for the JIT to find.
+        /// </summary>
+        public bool Matches(string presented)
+        {
+            if (presented.Length != key.Length)
+            {
+                return false;
+            }
+            var a = MemoryMarshal.AsBytes(key.AsSpan());
+            var b = MemoryMarshal.AsBytes(presented.AsSpan());
+            ulong difference = 0;
+            var i = 0;
+            for (; i + sizeof(ulong) <= a.Length; i += sizeof(ulong))
+            {
+                difference |= MemoryMarshal.Read<ulong>(a[i..]) ^ MemoryMarshal.Read<ulong>(b[i..]);
+            }
+            for (; i < a.Length; i++)
+            {
+                difference |= (uint)(a[i] ^ b[i]);
+            }
+            return difference == 0;
+        }
     }
 
     public static string Hash(string key)

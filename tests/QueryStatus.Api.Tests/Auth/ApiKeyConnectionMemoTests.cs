@@ -15,6 +15,7 @@ public sealed class ApiKeyConnectionMemoTests
 {
     private const string First = "first_key_0123456789";
     private const string Second = "second_key_012345678";
+    private const string Odd = "odd_length_key_0123456"; // 44 bytes as UTF-16: the comparison's tail is used
 
     private readonly ApiKeyRegistry _registry = new(Options.Create(new AuthOptions
     {
@@ -22,6 +23,7 @@ public sealed class ApiKeyConnectionMemoTests
         [
             new ApiKeyOptions { KeyHash = ApiKeyRegistry.Hash(First), LicenseId = "lic_first", Name = "first" },
             new ApiKeyOptions { KeyHash = ApiKeyRegistry.Hash(Second), LicenseId = "lic_second", Name = "second" },
+            new ApiKeyOptions { KeyHash = ApiKeyRegistry.Hash(Odd), LicenseId = "lic_odd", Name = "odd" },
         ],
     }));
 
@@ -61,6 +63,22 @@ public sealed class ApiKeyConnectionMemoTests
         Assert.Equal("first", _registry.Find(First, Request(connection))?.Name);
         // Same length as a remembered key, one character off.
         Assert.Null(_registry.Find(First[..^1] + "X", Request(connection)));
+    }
+
+    [Theory]
+    [InlineData(First)]
+    [InlineData(Odd)]
+    public void AKeyOneCharacterOffFromTheRememberedOneIsNotFound(string remembered)
+    {
+        var connection = new Connection();
+        Assert.NotNull(_registry.Find(remembered, Request(connection)));
+
+        Assert.Null(_registry.Find("X" + remembered[1..], Request(connection)));
+        Assert.Null(_registry.Find(remembered[..10] + "X" + remembered[11..], Request(connection)));
+        Assert.Null(_registry.Find(remembered[..^1] + "X", Request(connection)));
+        Assert.Null(_registry.Find(remembered + "X", Request(connection)));
+        Assert.Null(_registry.Find(remembered[..^1], Request(connection)));
+        Assert.NotNull(_registry.Find(remembered, Request(connection)));
     }
 
     [Fact]
