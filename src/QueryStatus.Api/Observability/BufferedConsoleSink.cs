@@ -55,38 +55,56 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
 
     public void Emit(LogEvent logEvent)
     {
-        var formatted = t_event ??= new ArrayBufferWriter<byte>(1024);
+        // Taken from the thread while in use: formatting may log (a value's ToString), and that nested event must
+        // not reuse this one's buffer.
+        var formatted = t_event ?? new ArrayBufferWriter<byte>(1024);
+        t_event = null;
         formatted.ResetWrittenCount();
+        try
+        {
+            Format(logEvent, formatted);
+            lock (_lock)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+                Append(formatted.WrittenSpan);
+                if (logEvent.Level >= LogEventLevel.Warning)
+                {
+                    WriteBuffered();
+                    _output.Flush();
+                }
+            }
+        }
+        finally
+        {
+            // A large one-off event (a long exception) should not pin a large buffer to its thread.
+            if (formatted.Capacity <= 64 * 1024)
+            {
+                t_event = formatted;
+            }
+        }
+    }
+
+    private void Format(LogEvent logEvent, ArrayBufferWriter<byte> formatted)
+    {
         if (_formatter is Utf8CompactJsonFormatter utf8)
         {
             utf8.Format(logEvent, formatted);
+            return;
         }
-        else
+        var text = t_text ?? new StringWriter(CultureInfo.InvariantCulture);
+        t_text = null;
+        try
         {
-            var text = t_text ??= new StringWriter(CultureInfo.InvariantCulture);
             text.GetStringBuilder().Clear();
             _formatter.Format(logEvent, text);
             Utf8.GetBytes(text.ToString(), formatted);
         }
-        var bytes = formatted.WrittenSpan;
-
-        lock (_lock)
+        finally
         {
-            if (_disposed)
-            {
-                return;
-            }
-            Append(bytes);
-            if (logEvent.Level >= LogEventLevel.Warning)
-            {
-                WriteBuffered();
-                _output.Flush();
-            }
-        }
-        // A large one-off event (a long exception) should not pin a large buffer to its thread.
-        if (formatted.Capacity > 64 * 1024)
-        {
-            t_event = null;
+            t_text = text;
         }
     }
 

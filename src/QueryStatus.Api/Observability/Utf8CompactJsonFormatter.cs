@@ -61,9 +61,13 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
     public void Format(LogEvent logEvent, IBufferWriter<byte> output)
     {
         ArgumentNullException.ThrowIfNull(logEvent);
-        var scratch = t_text ??= new ArrayBufferWriter<byte>(1024);
+        // Taken from the thread while in use: a value's ToString may itself log, and the nested event must not
+        // write into this one's buffer.
+        var scratch = t_text ?? new ArrayBufferWriter<byte>(1024);
+        var json = t_writer ?? new Utf8JsonWriter(scratch, WriterOptions);
+        t_text = null;
+        t_writer = null;
         scratch.ResetWrittenCount();
-        var json = t_writer ??= new Utf8JsonWriter(scratch, WriterOptions);
         json.Reset(scratch);
         try
         {
@@ -77,6 +81,11 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
             var text = new StringWriter(CultureInfo.InvariantCulture);
             Fallback.Format(logEvent, text);
             output.Write(Encoding.UTF8.GetBytes(text.ToString().TrimEnd('\r', '\n')));
+        }
+        finally
+        {
+            t_text = scratch;
+            t_writer = json;
         }
         output.Write("\n"u8);
     }
