@@ -94,14 +94,15 @@ public sealed class ApiKeyRegistry
         var items = HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol)
             ? context.Features.Get<IConnectionItemsFeature>()?.Items
             : null;
-        if (items is not null && items.TryGetValue(MemoSlot, out var remembered) && remembered is KeyMemo memo && memo.Matches(presentedKey))
+        if (items is not null && items.TryGetValue(MemoSlot, out var remembered)
+            && remembered is KeyMemo memo && memo.Registry == this && memo.Matches(presentedKey))
         {
             return memo.Entry;
         }
         var entry = Find(presentedKey);
         if (items is not null && entry is not null)
         {
-            items[MemoSlot] = new KeyMemo(presentedKey, entry);
+            items[MemoSlot] = new KeyMemo(this, presentedKey, entry);
         }
         return entry;
     }
@@ -109,8 +110,14 @@ public sealed class ApiKeyRegistry
     /// <summary>The connection items' key for the memo: private, so nothing else can read or replace it.</summary>
     private static readonly object MemoSlot = new();
 
-    private sealed class KeyMemo(string key, ApiKeyEntry entry)
+    /// <param name="registry">Whose answer this is: another registry (a test host's, or one rebuilt from new
+    /// settings) must not be answered from it.</param>
+    /// <param name="key">The valid key presented on the connection.</param>
+    /// <param name="entry">What <paramref name="registry"/> found for it.</param>
+    private sealed class KeyMemo(ApiKeyRegistry registry, string key, ApiKeyEntry entry)
     {
+        public ApiKeyRegistry Registry { get; } = registry;
+
         public ApiKeyEntry Entry { get; } = entry;
 
         /// <summary>

@@ -80,7 +80,7 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         finally
         {
             // A large one-off event (a long exception) should not pin a large buffer to its thread.
-            if (formatted.Capacity <= 64 * 1024)
+            if (formatted.Capacity <= Utf8CompactJsonFormatter.MaxKeptBufferBytes)
             {
                 t_event = formatted;
             }
@@ -104,7 +104,10 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         }
         finally
         {
-            t_text = text;
+            if (text.GetStringBuilder().Capacity <= Utf8CompactJsonFormatter.MaxKeptBufferBytes)
+            {
+                t_text = text;
+            }
         }
     }
 
@@ -150,32 +153,32 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
     }
 
     /// <summary>
-    /// The timer's and shutdown's flush. A failed write (standard output closed, a full disk behind a redirect) is
-    /// reported to Serilog's SelfLog, as Serilog does for sinks that throw while emitting: on the timer's thread an
-    /// exception would end the process.
+    /// The timer's flush. A failed write (standard output closed, a full disk behind a redirect) is reported to
+    /// Serilog's SelfLog, as Serilog does for sinks that throw while emitting: on the timer's thread an exception
+    /// would end the process.
     /// </summary>
     private void FlushQuietly()
     {
-        try
+        lock (_lock)
         {
-            Flush();
-        }
-        catch (IOException e)
-        {
-            SelfLog.WriteLine("BufferedConsole could not write to standard output: {0}", e.Message);
+            if (!_disposed)
+            {
+                FlushQuietlyLocked();
+            }
         }
     }
 
     public void Dispose()
     {
         _timer.Dispose();
-        FlushQuietly();
         lock (_lock)
         {
             if (_disposed)
             {
                 return;
             }
+            // Under the lock, so that nothing emitted after the last flush is dropped with the stream.
+            FlushQuietlyLocked();
             _disposed = true;
             try
             {
@@ -185,6 +188,19 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
             {
                 SelfLog.WriteLine("BufferedConsole could not write to standard output: {0}", e.Message);
             }
+        }
+    }
+
+    private void FlushQuietlyLocked()
+    {
+        try
+        {
+            WriteBuffered();
+            _output.Flush();
+        }
+        catch (IOException e)
+        {
+            SelfLog.WriteLine("BufferedConsole could not write to standard output: {0}", e.Message);
         }
     }
 }

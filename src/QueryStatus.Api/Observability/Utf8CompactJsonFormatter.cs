@@ -12,8 +12,9 @@ using Serilog.Parsing;
 namespace QueryStatus.Api.Observability;
 
 /// <summary>
-/// Compact log event format (CLEF), the same JSON as Serilog.Formatting.Compact's <see cref="CompactJsonFormatter"/>
-/// (<c>@t</c>, <c>@mt</c>, <c>@r</c>, <c>@l</c>, <c>@x</c>, <c>@tr</c>, <c>@sp</c>, then the properties), written
+/// Compact log event format (CLEF): JSON equal, once parsed, to what Serilog.Formatting.Compact's
+/// <see cref="CompactJsonFormatter"/> writes (<c>@t</c>, <c>@mt</c>, <c>@r</c>, <c>@l</c>, <c>@x</c>, <c>@tr</c>,
+/// <c>@sp</c>, then the properties, every value of the same JSON type and text), written
 /// straight to UTF-8 with <see cref="Utf8JsonWriter"/>. <see cref="CompactJsonFormatter"/> escapes every string
 /// char by char into a <see cref="TextWriter"/> that then transcodes it; at one request line per poll that was
 /// a sixth of a status poll's server CPU (bench/RESULTS.md). Message templates, which repeat, are escaped once.
@@ -22,7 +23,10 @@ namespace QueryStatus.Api.Observability;
 /// <see cref="BufferedConsoleSink"/> takes the UTF-8 path (<see cref="Format(LogEvent, IBufferWriter{byte})"/>);
 /// any other sink gets the text through <see cref="ITextFormatter"/>. Should writing an event fail (text that is
 /// not valid UTF-16, say), the event is written by <see cref="CompactJsonFormatter"/> instead: a log line is
-/// never lost to this formatter. Non-ASCII text is written as is, as Serilog does.
+/// never lost to this formatter. Text is escaped by <see cref="JavaScriptEncoder.UnsafeRelaxedJsonEscaping"/>: most
+/// non-ASCII text is written as is, as Serilog does, but characters outside the Basic Multilingual Plane (emoji),
+/// U+2028/U+2029, DEL and C1 controls are written as <c>\u</c> escapes where the library writes them raw, and
+/// a lone surrogate as U+FFFD. A JSON reader sees the same string; a byte-for-byte grep may not.
 /// </remarks>
 public sealed class Utf8CompactJsonFormatter : ITextFormatter
 {
@@ -84,17 +88,25 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
         }
         finally
         {
-            t_text = scratch;
-            t_writer = json;
+            // A large one-off event (a long exception) should not pin a large buffer to its thread.
+            if (scratch.Capacity <= MaxKeptBufferBytes)
+            {
+                t_text = scratch;
+                t_writer = json;
+            }
         }
         output.Write("\n"u8);
     }
 
+    /// <summary>The largest per-thread buffer kept between events.</summary>
+    public const int MaxKeptBufferBytes = 64 * 1024;
+
+    /// <summary>The same line, ended by the writer's own newline (as the library's formatter ends it).</summary>
     void ITextFormatter.Format(LogEvent logEvent, TextWriter output)
     {
         var bytes = new ArrayBufferWriter<byte>(512);
         Format(logEvent, bytes);
-        output.Write(Encoding.UTF8.GetString(bytes.WrittenSpan));
+        output.WriteLine(Encoding.UTF8.GetString(bytes.WrittenSpan[..^1]));
     }
 
     private static void WriteEvent(Utf8JsonWriter json, LogEvent logEvent)
@@ -220,7 +232,7 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
         }
     }
 
-    /// <summary>As Serilog's JsonValueFormatter writes scalars: numbers as numbers, dates in "O", the rest as text.</summary>
+    /// <summary>As Serilog's JsonValueFormatter writes scalars: numbers as numbers, dates and times in ISO 8601, the rest as text.</summary>
     private static void WriteScalar(Utf8JsonWriter json, object? value)
     {
         switch (value)
@@ -263,10 +275,15 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
             case bool flag:
                 json.WriteBooleanValue(flag);
                 break;
-            case DateTime or DateTimeOffset:
+            case DateTime or DateTimeOffset or TimeOnly:
                 Span<byte> date = stackalloc byte[40];
                 ((IUtf8SpanFormattable)value).TryFormat(date, out var length, "O", CultureInfo.InvariantCulture);
                 json.WriteStringValue(date[..length]);
+                break;
+            case DateOnly day:
+                Span<byte> dayText = stackalloc byte[16];
+                day.TryFormat(dayText, out var dayLength, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+                json.WriteStringValue(dayText[..dayLength]);
                 break;
             default:
                 json.WriteStringValue(value.ToString());

@@ -32,7 +32,9 @@ public sealed class LicenseRateLimiter : IDisposable
             PermitLimit = _options.PermitLimit,
             Window = _options.Window,
             QueueLimit = 0,
-            AutoReplenishment = true,
+            // The partitioned limiter's one heartbeat replenishes every partition (as GetFixedWindowLimiter sets
+            // it up): no timer per license or client IP.
+            AutoReplenishment = false,
         };
         // One factory for every partition: the partitioner runs twice per request (acquire, statistics), and
         // RateLimitPartition.GetFixedWindowLimiter would allocate two delegates each time.

@@ -96,6 +96,19 @@ public sealed class ApiKeyConnectionMemoTests
         Assert.Same(entry, _registry.Find(First, Request(used)));
     }
 
+    [Fact]
+    public void AnotherRegistryIsNotAnsweredFromTheMemo()
+    {
+        var connection = new Connection();
+        _registry.Find(First, Request(connection));
+        var rebuilt = new ApiKeyRegistry(Options.Create(new AuthOptions
+        {
+            ApiKeys = [new ApiKeyOptions { KeyHash = ApiKeyRegistry.Hash(Second), LicenseId = "lic_second", Name = "second" }],
+        }));
+
+        Assert.Null(rebuilt.Find(First, Request(connection)));
+    }
+
     [Theory]
     [InlineData("HTTP/2")]
     [InlineData("HTTP/3")]

@@ -72,6 +72,7 @@ public sealed class Utf8CompactJsonFormatterTests
             P("DateTimeOffset", new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(-5))),
             P("TimeSpan", TimeSpan.FromMilliseconds(90061001)), P("Guid", Guid.Parse("7d6b1f52-3c1e-4d7f-9b1a-2f7f0e6c9a11")),
             P("Enum", Color.Red), P("Null", null), P("Uri", new Uri("https://example.com/a?b=c")),
+            P("DateOnly", new DateOnly(2026, 1, 2)), P("TimeOnly", new TimeOnly(13, 14, 15, 123)),
         ]));
 
     [Fact]
