@@ -140,18 +140,6 @@ public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
         _output.Write(_buffer, 0, count);
     }
 
-    public void Flush()
-    {
-        lock (_lock)
-        {
-            if (!_disposed)
-            {
-                WriteBuffered();
-                _output.Flush();
-            }
-        }
-    }
-
     /// <summary>
     /// The timer's flush. A failed write (standard output closed, a full disk behind a redirect) is reported to
     /// Serilog's SelfLog, as Serilog does for sinks that throw while emitting: on the timer's thread an exception

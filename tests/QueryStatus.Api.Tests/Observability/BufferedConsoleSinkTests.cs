@@ -98,22 +98,12 @@ public sealed class BufferedConsoleSinkTests
         Assert.Equal(big, lines[1]["Big"]!.GetValue<string>());
     }
 
-    /// <summary>A value whose ToString logs to the same sink while its own event is being formatted.</summary>
-    private sealed class Chatty(Action log)
-    {
-        public override string ToString()
-        {
-            log();
-            return "chatty value";
-        }
-    }
-
     [Fact]
     public void AnEventLoggedWhileAnotherIsFormattedLeavesBothLinesWhole()
     {
         using (var sink = new BufferedConsoleSink(new Utf8CompactJsonFormatter(), Interval, _output, _time))
         {
-            var chatty = new Chatty(() => sink.Emit(Event(LogEventLevel.Information, "inner")));
+            var chatty = new ChattyValue(() => sink.Emit(Event(LogEventLevel.Information, "inner")));
             sink.Emit(new LogEvent(DateTimeOffset.UnixEpoch, LogEventLevel.Information, null, new MessageTemplateParser().Parse("outer {Chatty}"),
                 [new LogEventProperty("Chatty", new ScalarValue(chatty)), new LogEventProperty("After", new ScalarValue("still here"))]));
         }

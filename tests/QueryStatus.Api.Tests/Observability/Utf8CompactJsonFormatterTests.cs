@@ -136,22 +136,12 @@ public sealed class Utf8CompactJsonFormatterTests
         Assert.StartsWith("lone ", json["Broken"]!.GetValue<string>());
     }
 
-    /// <summary>A value whose ToString logs: formatting it formats another event on the same thread.</summary>
-    private sealed class Chatty(Action log)
-    {
-        public override string ToString()
-        {
-            log();
-            return "chatty value";
-        }
-    }
-
     [Fact]
     public void AnEventFormattedWhileFormattingAnotherLeavesBothLinesWhole()
     {
         var inner = new ArrayBufferWriter<byte>();
         var logEvent = Event("outer {Chatty} {After}", properties:
-            [P("Chatty", new Chatty(() => new Utf8CompactJsonFormatter().Format(Event("inner {X}", properties: [P("X", 1)]), inner))), P("After", "still here")]);
+            [P("Chatty", new ChattyValue(() => new Utf8CompactJsonFormatter().Format(Event("inner {X}", properties: [P("X", 1)]), inner))), P("After", "still here")]);
 
         var outer = JsonNode.Parse(Ours(logEvent))!;
 
