@@ -149,19 +149,49 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
             json.WriteString(SpanId, spanId.ToHexString());
         }
 
-        foreach (var (name, value) in logEvent.Properties)
+        // Serilog keeps an event's properties in a Dictionary: enumerated as one, without boxing an enumerator.
+        if (logEvent.Properties is Dictionary<string, LogEventPropertyValue> properties)
         {
-            if (name.Length > 0 && name[0] == '@')
+            foreach (var (name, value) in properties)
             {
-                json.WritePropertyName("@" + name); // CLEF's escape for a property named like a reserved field
+                json.WritePropertyName(PropertyName(name));
+                WriteValue(json, value);
             }
-            else
+        }
+        else
+        {
+            foreach (var (name, value) in logEvent.Properties)
             {
-                json.WritePropertyName(name);
+                json.WritePropertyName(PropertyName(name));
+                WriteValue(json, value);
             }
-            WriteValue(json, value);
         }
         json.WriteEndObject();
+    }
+
+    private const int MaxKeptNames = 256;
+
+    // Property names, escaped, per thread, keyed by the name string's identity: the same few names (literals,
+    // names parsed once per template) come with every event, so each is escaped once rather than per event.
+    // Names that are new strings every time would only fill the table: it is emptied when it reaches its cap.
+    [ThreadStatic]
+    private static Dictionary<string, JsonEncodedText>? t_names;
+
+    private static JsonEncodedText PropertyName(string name)
+    {
+        var names = t_names ??= new Dictionary<string, JsonEncodedText>(ReferenceEqualityComparer.Instance);
+        if (names.TryGetValue(name, out var encoded))
+        {
+            return encoded;
+        }
+        // "@@name": CLEF's escape for a property named like a reserved field.
+        encoded = JsonEncodedText.Encode(name.StartsWith('@') ? "@" + name : name, JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+        if (names.Count == MaxKeptNames)
+        {
+            names.Clear();
+        }
+        names[name] = encoded;
+        return encoded;
     }
 
     private static readonly JsonEncodedText[] LevelNames =

@@ -46,7 +46,7 @@ public sealed class StatusFastLane(
         if (!HttpMethods.IsGet(request.Method)
             || !request.Path.Equals(StatusApi.StatusPath, StringComparison.OrdinalIgnoreCase)
             || request.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.Origin)
-            || RequestParameters.TryPlain(request.Query) is not { } parameters)
+            || RequestParameters.TryPlain(request.QueryString.Value) is not { } parameters)
         {
             return next(context);
         }

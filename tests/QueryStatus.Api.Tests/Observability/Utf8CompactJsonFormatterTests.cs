@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using QueryStatus.Api.Observability;
@@ -125,6 +126,27 @@ public sealed class Utf8CompactJsonFormatterTests
     [Fact]
     public void PropertiesNamedLikeReservedFieldsAreEscapedAsTheLibraryEscapesThem() =>
         AssertSameJsonAsTheLibrary(Event("{@t}", properties: [P("@t", "not the timestamp"), P("@@x", 1)]));
+
+    [Fact]
+    public void ManyPropertyNamesEachWrittenAsTheLibraryWritesThem()
+    {
+        // More names than the formatter keeps per thread, some needing escapes, built at run
+        // time (new strings each event): the same names in every event however the table fills and empties.
+        LogEvent Many() => Event("many", properties: [.. Enumerable.Range(0, 300)
+            .Select(i => P(string.Concat(i % 3 == 0 ? "quote\"" : i % 3 == 1 ? "é" : "n", i.ToString(CultureInfo.InvariantCulture)), i))]);
+
+        AssertSameJsonAsTheLibrary(Many());
+        AssertSameJsonAsTheLibrary(Many());
+    }
+
+    [Fact]
+    public void PropertyNameThatIsNotValidUtf16StillMakesOneJsonLine()
+    {
+        var line = Ours(Event("{Fine}", properties: [P("Fine", 1), P("lone\ud800", 2)]));
+
+        Assert.Single(line.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(1, JsonNode.Parse(line)!["Fine"]!.GetValue<int>());
+    }
 
     [Fact]
     public void TextThatIsNotValidUtf16StillMakesOneJsonLine()
