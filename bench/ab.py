@@ -8,6 +8,12 @@
 
 Both servers run at once (Production, one RUNNING schedule seeded, one API key), loaded in alternating wrk
 slices (A B, B A, ...); prints req/s and server CPU us/request per slice and the median of the pair ratios A/B.
+
+    ABMODE=concurrent python3 bench/ab.py /tmp/a /tmp/b
+
+loads both at the same time instead (one wrk -t1 -c32 each): whatever the machine does in those seconds it does
+to both, so the CPU-per-request ratio holds to about +-2% per pair where alternate slices swing +-10-15%. Use it
+to judge a change of a few per cent; req/s ratios are less steady this way (the two wrk share the CPUs too).
 For judging a change to QueryStatus itself: bench/run.sh measures against the bare baseline instead.
 Needs python3, wrk, curl.
 """
@@ -16,6 +22,7 @@ import hashlib, json, os, re, shutil, statistics, subprocess, sys, tempfile, tim
 dir_a, dir_b = sys.argv[1], sys.argv[2]
 pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 slice_seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+concurrent = os.environ.get("ABMODE") == "concurrent"
 key = "bench_" + os.urandom(16).hex()
 work = tempfile.mkdtemp(prefix="querystatus-ab-")
 seed = os.path.join(work, "seed.json")
@@ -56,6 +63,23 @@ def load(process, port, seconds):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), (after - before) / requests
 
 
+def load_both(seconds):
+    """Both servers loaded at once, each by its own wrk with half the connections: whatever the machine does in
+    those seconds, it does to both, so their CPU per request compares far more steadily than in alternate slices."""
+    before = cpu_us(a.pid), cpu_us(b.pid)
+    runs = [subprocess.Popen(["wrk", "-t1", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+                             stdout=subprocess.PIPE, text=True) for port in (5121, 5122)]
+    outs = [run.communicate()[0] for run in runs]
+    after = cpu_us(a.pid), cpu_us(b.pid)
+    results = []
+    for out, t0, t1 in zip(outs, before, after):
+        if "Non-2xx" in out:
+            sys.exit("a response was not 2xx:\n" + out)
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        results.append((float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), (t1 - t0) / requests))
+    return {"A": results[0], "B": results[1]}
+
+
 a = start(dir_a, 5121, os.environ.get("ABENV_A", ""))
 b = start(dir_b, 5122, os.environ.get("ABENV_B", ""))
 try:
@@ -64,7 +88,10 @@ try:
     rps_ratios, cpu_ratios = [], []
     for i in range(pairs):
         sides = [("A", a, 5121), ("B", b, 5122)]
-        result = {name: load(process, port, slice_seconds) for name, process, port in (sides if i % 2 == 0 else sides[::-1])}
+        if concurrent:
+            result = load_both(slice_seconds)
+        else:
+            result = {name: load(process, port, slice_seconds) for name, process, port in (sides if i % 2 == 0 else sides[::-1])}
         rps_ratios.append(result["A"][0] / result["B"][0])
         cpu_ratios.append(result["A"][1] / result["B"][1])
         print(f"pair {i + 1}: A {result['A'][0]:.0f} req/s {result['A'][1]:.1f} us/req | "
