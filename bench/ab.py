@@ -22,7 +22,10 @@ import hashlib, json, os, re, shutil, statistics, subprocess, sys, tempfile, tim
 dir_a, dir_b = sys.argv[1], sys.argv[2]
 pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 slice_seconds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
-concurrent = os.environ.get("ABMODE") == "concurrent"
+mode = os.environ.get("ABMODE", "alternate")
+if mode not in ("alternate", "concurrent"):
+    sys.exit(f"ABMODE must be alternate or concurrent, not {mode}")
+concurrent = mode == "concurrent"
 key = "bench_" + os.urandom(16).hex()
 work = tempfile.mkdtemp(prefix="querystatus-ab-")
 seed = os.path.join(work, "seed.json")

@@ -140,6 +140,37 @@ public sealed class Utf8CompactJsonFormatterTests
     }
 
     [Fact]
+    public void NamesSeenBeforeAreWrittenAsTheFirstTime()
+    {
+        // The same name objects (literals) in every event: from the second event on they come from the table.
+        LogEvent Same() => Event("same", properties: [P("@odd", 1), P("quote\"d", 2), P("é", 3), P("Plain", 4)]);
+
+        for (var i = 0; i < 3; i++)
+        {
+            AssertSameJsonAsTheLibrary(Same());
+        }
+    }
+
+    [Fact]
+    public void AnEventWithManyNamesFormattedWhileFormattingAnotherLeavesTheOuterLineWhole()
+    {
+        // The nested event fills and empties the thread's name table while the outer one is half written.
+        var inner = new ArrayBufferWriter<byte>();
+        var innerEvent = Event("inner", properties: [.. Enumerable.Range(0, 300)
+            .Select(i => P(string.Concat("n", i.ToString(CultureInfo.InvariantCulture)), i))]);
+        LogEvent Outer() => Event("outer {Before} {Chatty} {After}", properties:
+            [P("Before", 1), P("@odd", 2), P("Chatty", new ChattyValue(() => new Utf8CompactJsonFormatter().Format(innerEvent, inner))), P("After", "still here")]);
+
+        var first = JsonNode.Parse(Ours(Outer()))!;
+        var second = JsonNode.Parse(Ours(Outer()))!;
+
+        Assert.True(JsonNode.DeepEquals(first, second));
+        Assert.Equal(2, first["@@odd"]!.GetValue<int>());
+        Assert.Equal("still here", first["After"]!.GetValue<string>());
+        Assert.Equal(299, JsonNode.Parse(Encoding.UTF8.GetString(inner.WrittenSpan).Split('\n')[0])!["n299"]!.GetValue<int>());
+    }
+
+    [Fact]
     public void PropertyNameThatIsNotValidUtf16StillMakesOneJsonLine()
     {
         var line = Ours(Event("{Fine}", properties: [P("Fine", 1), P("lone\ud800", 2)]));

@@ -30,6 +30,8 @@ public sealed class RequestParametersTryPlainTests
     [InlineData("?&&schedule_id=s_1&&=x&=&")]
     [InlineData("?schedule_id=%E2%82%AC%zz%4")]
     [InlineData("?jsonx=1&xjson=2&schedule_id=s_1")]
+    [InlineData("?schedule_id=a&%C5%BFchedule_id=b")]
+    [InlineData("?schedule_id+=x&api_key=k")]
     [InlineData("?")]
     [InlineData("")]
     public void PlainParametersAreReadAsThePipelineReadsThem(string query)
@@ -48,6 +50,7 @@ public sealed class RequestParametersTryPlainTests
     [InlineData("?schedule_id=a&schedule_id=b")]
     [InlineData("?schedule_id=a&SCHEDULE_ID=a")]
     [InlineData("?api_key=k&api%5Fkey=k")]
+    [InlineData("?schedule_id&schedule_id=a")]
     public void RepeatedParameterIsLeftToThePipelineWhichRefusesIt(string query)
     {
         Assert.Null(RequestParameters.TryPlain(query));
@@ -58,6 +61,7 @@ public sealed class RequestParametersTryPlainTests
     [InlineData("?json=%7B%22schedule_id%22%3A%22s_1%22%7D")]
     [InlineData("?schedule_id=s_1&JSON=%7B%7D")]
     [InlineData("?schedule_id=s_1&%6Ason=%7B%7D")]
+    [InlineData("?schedule_id=s_1&json")]
     public void JsonParameterIsLeftToThePipeline(string query)
     {
         Assert.Null(RequestParameters.TryPlain(query));
