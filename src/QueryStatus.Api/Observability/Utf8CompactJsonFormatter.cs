@@ -154,19 +154,23 @@ public sealed class Utf8CompactJsonFormatter : ITextFormatter
         {
             foreach (var (name, value) in properties)
             {
-                json.WritePropertyName(PropertyName(name));
-                WriteValue(json, value);
+                WriteProperty(json, name, value);
             }
         }
         else
         {
             foreach (var (name, value) in logEvent.Properties)
             {
-                json.WritePropertyName(PropertyName(name));
-                WriteValue(json, value);
+                WriteProperty(json, name, value);
             }
         }
         json.WriteEndObject();
+    }
+
+    private static void WriteProperty(Utf8JsonWriter json, string name, LogEventPropertyValue value)
+    {
+        json.WritePropertyName(PropertyName(name));
+        WriteValue(json, value);
     }
 
     private const int MaxKeptNames = 256;
