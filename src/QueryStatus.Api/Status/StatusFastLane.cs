@@ -31,7 +31,7 @@ public sealed class StatusFastLane(
     IOptions<PagingOptions> paging,
     IMeterFactory meters)
 {
-    public const string MeterName = "QueryStatus.Api";
+    public const string MeterName = Observability.Telemetry.MeterName;
     public const string AnsweredCounterName = "querystatus.status.fast_lane.answered";
 
     private readonly int _maxRows = paging.Value.MaxRows;

@@ -53,7 +53,22 @@ public interface IScheduleStore
 
     /// <summary>Throws <see cref="StoreUnavailableException"/> when the store cannot serve requests.</summary>
     ValueTask PingAsync(CancellationToken cancellationToken);
+
+    /// <summary>The store's name in configuration and on its metrics (<c>InMemory</c>).</summary>
+    string Provider { get; }
+
+    /// <summary>
+    /// What the store holds now, for its gauges. Cheap and synchronous (gauges are read on the observer's
+    /// thread): the in-memory store counts under its lock; a networked store reports what it last measured.
+    /// </summary>
+    StoreHoldings Holdings();
 }
+
+/// <summary>
+/// Everything a store holds: schedules (unfinished, and finished ones until their retention passes), their
+/// sub-query tasks, result and staged rows with their UTF-8 bytes, and licenses with any state.
+/// </summary>
+public readonly record struct StoreHoldings(long Schedules, long Tasks, long Rows, long RowBytes, long Licenses);
 
 /// <summary>The rows asked for: <c>[Start, End)</c>; <c>End</c> is null for "up to the page cap".</summary>
 public readonly record struct PageWindow(long Start, long? End, int MaxRows)

@@ -13,13 +13,17 @@ namespace QueryStatus.Api.Store;
 /// <remarks>
 /// Progress and queue counters are never stored: they are the sizes of the task collections
 /// (<see cref="LicenseQueue.Queued"/>, <see cref="LicenseQueue.Running"/>) and a count over the run's
-/// tasks. What time makes due (a start time, a lease expiry, a run timeout, a retention) waits in
-/// <see cref="_timeline"/> and is applied by the first operation that runs after it is due.
+/// tasks. What time makes due waits in two timelines, one deadline per owner (a run's start time, timeout or
+/// retention in <see cref="_runDeadlines"/>; a lease's expiry in <see cref="_leaseDeadlines"/>), and is applied
+/// by the first operation that runs after it is due. Nothing outlives its run: removing a run removes its
+/// deadlines, its tasks and, with its license's last run, the license's queue.
 /// </remarks>
 public sealed class InMemoryScheduleStore : IScheduleStore
 {
     /// <summary>A seeded RUNNING task has no worker; it goes back to the queue if none reports by then.</summary>
     private static readonly TimeSpan SeededLeaseDuration = TimeSpan.FromMinutes(5);
+
+    public const string ProviderName = "InMemory";
 
     private readonly object _gate = new();
     private readonly TimeProvider _time;
@@ -34,7 +38,8 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     /// <summary>Licenses with queued tasks, in the order they are next served (round robin).</summary>
     private readonly LinkedList<LicenseQueue> _rotation = new();
 
-    private readonly PriorityQueue<TimedEvent, DateTimeOffset> _timeline = new();
+    private readonly Timeline<Run> _runDeadlines = new();
+    private readonly Timeline<WorkItem> _leaseDeadlines = new();
     private TaskCompletionSource _workSignal = NewSignal();
 
     public InMemoryScheduleStore(
@@ -77,13 +82,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 RemoveRun(old);
             }
 
-            var run = new Run(schedule.LicenseId, schedule.ScheduleId, License(schedule.LicenseId))
-            {
-                Status = schedule.Status,
-                Failure = schedule.Failure,
-                Result = schedule.Rows,
-            };
-            _runs[(run.LicenseId, run.ScheduleId)] = run;
+            var run = AddRun(schedule.LicenseId, schedule.ScheduleId);
+            run.Status = schedule.Status;
+            run.Failure = schedule.Failure;
+            run.Result = schedule.Rows;
 
             foreach (var state in schedule.SubQueries)
             {
@@ -108,7 +110,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             if (run.Status is ScheduleStatus.Queued or ScheduleStatus.Running)
             {
                 run.QueuedAt = now;
-                Schedule(now + _scheduler.MaxRunTime, EventKind.RunTimeout, run);
+                _runDeadlines.Set(run, now + _scheduler.MaxRunTime);
             }
             if (run.Status.IsFinished())
             {
@@ -125,7 +127,35 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             var before = _runs.Count;
             Tick();
+            // Dictionaries keep their peak size; after a burst has expired, an idle instance gives the tables back too.
+            TrimWhenSparse(_runs);
+            TrimWhenSparse(_tasks);
             return ValueTask.FromResult(before - _runs.Count);
+        }
+    }
+
+    public string Provider => ProviderName;
+
+    public StoreHoldings Holdings()
+    {
+        lock (_gate)
+        {
+            long rows = 0, rowBytes = 0;
+            foreach (var run in _runs.Values)
+            {
+                rows += run.Result.Count;
+                rowBytes += run.Result.ByteCount;
+            }
+            // Only a running task stages rows (ending an attempt discards them).
+            foreach (var license in _licenses.Values)
+            {
+                foreach (var item in license.Running)
+                {
+                    rows += item.Staging?.Count ?? 0;
+                    rowBytes += item.Staging?.ByteCount ?? 0;
+                }
+            }
+            return new StoreHoldings(_runs.Count, _tasks.Count, rows, rowBytes, _licenses.Count);
         }
     }
 
@@ -148,8 +178,8 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 RemoveRun(old);
             }
 
-            var run = new Run(command.LicenseId, command.ScheduleId, License(command.LicenseId)) { Status = ScheduleStatus.Scheduled };
-            _runs[key] = run;
+            var run = AddRun(command.LicenseId, command.ScheduleId);
+            run.Status = ScheduleStatus.Scheduled;
             foreach (var payload in payloads)
             {
                 AddTask(run, payload);
@@ -157,7 +187,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
             if (command.NotBefore is { } notBefore && notBefore > now)
             {
-                Schedule(notBefore, EventKind.Activate, run);
+                _runDeadlines.Set(run, notBefore);
             }
             else
             {
@@ -203,8 +233,8 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                     return leased;
                 }
                 signal = _workSignal.Task;
-                // Wake for new work, or when the next timed event (a start time, an expired lease) is due.
-                var until = _timeline.TryPeek(out _, out var due) && due < deadline ? due : deadline;
+                // Wake for new work, or when the next deadline (a start time, an expired lease) is due.
+                var until = NextDeadline() is { } due && due < deadline ? due : deadline;
                 sleep = until - now;
             }
 
@@ -226,7 +256,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 return ValueTask.FromResult(refused);
             }
             item.LeaseExpiresAt = now + leaseDuration;
-            Schedule(item.LeaseExpiresAt, EventKind.LeaseExpiry, item);
+            _leaseDeadlines.Set(item, item.LeaseExpiresAt);
             return ValueTask.FromResult(Outcome(WriteResult.Ok, item));
         }
     }
@@ -296,11 +326,9 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             run.InCreationOrder &= item.Index > run.LastCommittedIndex;
             run.LastCommittedIndex = Math.Max(run.LastCommittedIndex, item.Index);
 
-            run.License.Running.Remove(item);
+            EndAttempt(item);
             item.State = TaskState.Done;
             item.CompletedToken = leaseToken;
-            item.Staging = null;
-            item.Batches = null;
 
             foreach (var payload in payloads)
             {
@@ -394,12 +422,17 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             item.Run.Status = ScheduleStatus.Running;
         }
-        Schedule(item.LeaseExpiresAt, EventKind.LeaseExpiry, item);
+        _leaseDeadlines.Set(item, item.LeaseExpiresAt);
     }
 
-    /// <summary>Takes a running task out of its lease; what it staged is discarded.</summary>
-    private static void EndAttempt(WorkItem item)
+    /// <summary>
+    /// Takes a running task out of its lease, whatever ends it (completion, failure, expiry, the run's end): the
+    /// only way out of <see cref="TaskState.Running"/>, so a task's lease deadline never outlives its lease.
+    /// What it staged is discarded (completion has moved it into the result first).
+    /// </summary>
+    private void EndAttempt(WorkItem item)
     {
+        _leaseDeadlines.Cancel(item);
         item.Run.License.Running.Remove(item);
         item.LeaseToken = null;
         item.Staging = null;
@@ -433,7 +466,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             Enqueue(item, atFront: false);
         }
-        Schedule(now + _scheduler.MaxRunTime, EventKind.RunTimeout, run);
+        _runDeadlines.Set(run, now + _scheduler.MaxRunTime);
         Pulse();
     }
 
@@ -485,7 +518,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
         run.Status = status;
         run.FinishedAt = finishedAt;
-        Schedule(finishedAt + _retention, EventKind.Retention, run);
+        _runDeadlines.Set(run, finishedAt + _retention);
         Pulse();
     }
 
@@ -515,54 +548,74 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     // ---- time ------------------------------------------------------------------------------------
 
-    /// <summary>Applies every timed event that is due and returns the time it used.</summary>
+    /// <summary>Applies every deadline that is due, earliest first, and returns the time it used.</summary>
     private DateTimeOffset Tick()
     {
         var now = _time.GetUtcNow();
-        while (_timeline.TryPeek(out var due, out var at) && at <= now)
+        while (true)
         {
-            _timeline.Dequeue();
-            Apply(due, now);
+            var hasRun = _runDeadlines.TryPeek(out var run, out var runDue) && runDue <= now;
+            var hasLease = _leaseDeadlines.TryPeek(out var item, out var leaseDue) && leaseDue <= now;
+            if (hasLease && (!hasRun || leaseDue <= runDue))
+            {
+                _leaseDeadlines.Cancel(item);
+                ExpireLease(item, now);
+            }
+            else if (hasRun)
+            {
+                _runDeadlines.Cancel(run);
+                RunDeadlinePassed(run, now);
+            }
+            else
+            {
+                return now;
+            }
         }
-        return now;
     }
 
-    /// <summary>An event is applied only if what it was scheduled for still holds; otherwise it is stale.</summary>
-    private void Apply(TimedEvent due, DateTimeOffset now)
+    private DateTimeOffset? NextDeadline()
     {
-        switch (due.Kind)
+        DateTimeOffset? next = _runDeadlines.TryPeek(out _, out var runDue) ? runDue : null;
+        if (_leaseDeadlines.TryPeek(out _, out var leaseDue) && (next is null || leaseDue < next))
         {
-            case EventKind.LeaseExpiry when due.Target is WorkItem item
-                                            && item.State == TaskState.Running
-                                            && item.LeaseExpiresAt <= now:
-                EndAttempt(item);
-                if (item.Attempt < _scheduler.MaxAttempts)
-                {
-                    Enqueue(item, atFront: true);
-                    Pulse();
-                }
-                else
-                {
-                    FailRun(item.Run, new Failure("TASK_LEASE_EXPIRED",
-                        $"A sub-query's lease expired on its last attempt ({item.Attempt} of {_scheduler.MaxAttempts})."), now);
-                }
-                break;
-            case EventKind.Activate when due.Target is Run run && IsCurrent(run) && run.Status == ScheduleStatus.Scheduled:
+            next = leaseDue;
+        }
+        return next;
+    }
+
+    private void ExpireLease(WorkItem item, DateTimeOffset now)
+    {
+        EndAttempt(item);
+        if (item.Attempt < _scheduler.MaxAttempts)
+        {
+            Enqueue(item, atFront: true);
+            Pulse();
+        }
+        else
+        {
+            FailRun(item.Run, new Failure("TASK_LEASE_EXPIRED",
+                $"A sub-query's lease expired on its last attempt ({item.Attempt} of {_scheduler.MaxAttempts})."), now);
+        }
+    }
+
+    /// <summary>A run's one deadline means what its state says: its start time, its timeout, or its retention.</summary>
+    private void RunDeadlinePassed(Run run, DateTimeOffset now)
+    {
+        switch (run.Status)
+        {
+            case ScheduleStatus.Scheduled:
                 Activate(run, now);
                 break;
-            case EventKind.RunTimeout when due.Target is Run run && IsCurrent(run) && !run.Status.IsFinished():
+            case ScheduleStatus.Queued or ScheduleStatus.Running:
                 FailRun(run, new Failure("QUERY_TIMEOUT",
                     $"The query did not finish within the maximum run time ({_scheduler.MaxRunTime})."), now);
                 break;
-            case EventKind.Retention when due.Target is Run run && IsCurrent(run) && run.FinishedAt + _retention <= now:
+            default:
                 RemoveRun(run);
                 break;
         }
     }
 
-    private void Schedule(DateTimeOffset at, EventKind kind, object target) => _timeline.Enqueue(new TimedEvent(kind, target), at);
-
-    private bool IsCurrent(Run run) => _runs.TryGetValue((run.LicenseId, run.ScheduleId), out var current) && current == run;
 
     /// <summary>Wakes every waiting lease call; each takes a new look.</summary>
     private void Pulse()
@@ -574,14 +627,17 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     // ---- bookkeeping -----------------------------------------------------------------------------
 
-    private LicenseQueue License(string licenseId)
+    private Run AddRun(string licenseId, string scheduleId)
     {
         if (!_licenses.TryGetValue(licenseId, out var license))
         {
             license = new LicenseQueue(licenseId);
             _licenses[licenseId] = license;
         }
-        return license;
+        license.Runs++;
+        var run = new Run(licenseId, scheduleId, license);
+        _runs[(licenseId, scheduleId)] = run;
+        return run;
     }
 
     private WorkItem AddTask(Run run, ReadOnlyMemory<byte> payload)
@@ -598,10 +654,31 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             Finish(run, ScheduleStatus.Stopped, _time.GetUtcNow());
         }
+        _runDeadlines.Cancel(run);
         _runs.Remove((run.LicenseId, run.ScheduleId));
         foreach (var item in run.Tasks)
         {
             _tasks.Remove(item.Id);
+        }
+
+        // A finished run has nothing queued or running, so a license without runs has an empty queue: it goes too.
+        var license = run.License;
+        if (--license.Runs == 0)
+        {
+            if (license.InRotation)
+            {
+                _rotation.Remove(license.RotationNode);
+                license.InRotation = false;
+            }
+            _licenses.Remove(license.Id);
+        }
+    }
+
+    private static void TrimWhenSparse<TKey, TValue>(Dictionary<TKey, TValue> table) where TKey : notnull
+    {
+        if (table.Capacity > 1024 && table.Count < table.Capacity / 4)
+        {
+            table.TrimExcess();
         }
     }
 
@@ -673,16 +750,6 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         Dropped,
     }
 
-    private enum EventKind
-    {
-        LeaseExpiry,
-        Activate,
-        RunTimeout,
-        Retention,
-    }
-
-    private sealed record TimedEvent(EventKind Kind, object Target);
-
     private sealed class LicenseQueue
     {
         public LicenseQueue(string id)
@@ -696,6 +763,9 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         public HashSet<WorkItem> Running { get; } = [];
         public LinkedListNode<LicenseQueue> RotationNode { get; }
         public bool InRotation { get; set; }
+
+        /// <summary>Runs of this license in the store, finished ones included.</summary>
+        public int Runs { get; set; }
     }
 
     private sealed class Run(string licenseId, string scheduleId, LicenseQueue license)

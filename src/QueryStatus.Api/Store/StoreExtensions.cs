@@ -14,6 +14,7 @@ public static class StoreExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IScheduleStore, InMemoryScheduleStore>();
+        services.AddSingleton<StoreMetrics>();
         services.AddHostedService<SeedLoader>();
         services.AddHostedService<ExpirySweeper>();
         return services;

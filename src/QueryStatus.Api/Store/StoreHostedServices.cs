@@ -41,7 +41,9 @@ public sealed partial class SeedLoader(IScheduleStore store, IOptions<StoreOptio
 /// Releases expired schedules' memory. Reads already answer 404 the moment a schedule expires; this
 /// only frees what nobody polls any more. Runs on <see cref="TimeProvider"/> so tests can move time.
 /// </summary>
-public sealed partial class ExpirySweeper(IScheduleStore store, IOptions<StoreOptions> options, TimeProvider time,
+/// <remarks>Takes <see cref="StoreMetrics"/> so that the store's gauges exist from start-up on, and logs the
+/// same holdings after each sweep that removed something.</remarks>
+public sealed partial class ExpirySweeper(IScheduleStore store, StoreMetrics metrics, IOptions<StoreOptions> options, TimeProvider time,
     ILogger<ExpirySweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -54,7 +56,8 @@ public sealed partial class ExpirySweeper(IScheduleStore store, IOptions<StoreOp
                 var removed = await store.RemoveExpiredAsync(stoppingToken);
                 if (removed > 0)
                 {
-                    LogSwept(logger, removed);
+                    var held = metrics.Read();
+                    LogSwept(logger, removed, held.Schedules, held.Tasks, held.Rows);
                 }
             }
             catch (StoreUnavailableException e)
@@ -64,8 +67,9 @@ public sealed partial class ExpirySweeper(IScheduleStore store, IOptions<StoreOp
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} expired schedules")]
-    private static partial void LogSwept(ILogger logger, int count);
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Removed {Count} expired schedules; holding {Schedules} schedules, {Tasks} tasks, {Rows} rows")]
+    private static partial void LogSwept(ILogger logger, int count, long schedules, long tasks, long rows);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Expiry sweep failed; retrying on the next tick")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

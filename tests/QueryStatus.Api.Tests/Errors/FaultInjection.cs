@@ -44,6 +44,10 @@ public sealed class ThrowingStore(Func<Exception> fault, bool pingFails) : ISche
     public ValueTask<TaskOutcome> CompleteAsync(string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries, CancellationToken cancellationToken) => throw fault();
 
     public ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken) => throw fault();
+
+    public string Provider => "Throwing";
+
+    public StoreHoldings Holdings() => default;
 }
 
 /// <summary>The real host with <see cref="ThrowingStore"/> in place of the in-memory store.</summary>

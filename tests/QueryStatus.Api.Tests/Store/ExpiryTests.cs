@@ -152,10 +152,10 @@ public sealed class ExpiryTests
         factory.Time.Advance(OneSecond);
         Assert.Equal(1, factory.Timers.PeriodicTimerTicks(interval));
         await ClientKit.EventuallyAsync(
-            () => factory.Logs.Events.Any(e => e.MessageTemplate.Text == "Removed {Count} expired schedules"),
+            () => factory.Logs.Events.Any(e => e.MessageTemplate.Text.StartsWith("Removed {Count} expired schedules", StringComparison.Ordinal)),
             "the sweep's log line");
 
-        var swept = Assert.Single(factory.Logs.Events, e => e.MessageTemplate.Text == "Removed {Count} expired schedules");
+        var swept = Assert.Single(factory.Logs.Events, e => e.MessageTemplate.Text.StartsWith("Removed {Count} expired schedules", StringComparison.Ordinal));
         Assert.Equal("1", swept.Properties["Count"].ToString());
         Assert.Equal(0, await factory.Store.RemoveExpiredAsync(CancellationToken.None));
         await AssertExpiredAsync(client, expired.ScheduleId);
