@@ -272,7 +272,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 return ValueTask.FromResult(refused);
             }
             item.Batches ??= [];
-            if (item.Batches.Contains(batch))
+            if (item.Batches.ContainsKey(batch))
             {
                 return ValueTask.FromResult(Outcome(WriteResult.Duplicate, item));
             }
@@ -281,11 +281,11 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 return ValueTask.FromResult(tooLarge);
             }
             item.Staging ??= new RowBuffer();
+            item.Batches.Add(batch, new StagedBatch(item.Staging.Count, rows.Count));
             foreach (var row in rows)
             {
                 item.Staging.Append(row.Span);
             }
-            item.Batches.Add(batch);
             return ValueTask.FromResult(Outcome(WriteResult.Ok, item) with { RowsAccepted = rows.Count });
         }
     }
@@ -312,11 +312,15 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 return ValueTask.FromResult(tooLarge);
             }
 
-            // The task's rows join the result now, in completion order; Succeed puts them in sub-query order.
+            // The task's rows join the result now: its batches by batch number, whatever order they arrived in (each
+            // batch's rows were staged together), then the complete call's rows. Finish puts the tasks in sub-query order.
             item.ResultStart = run.Result.Count;
             if (item.Staging is { } staged)
             {
-                run.Result.AppendRange(staged, 0, staged.Count);
+                foreach (var (_, range) in item.Batches!)
+                {
+                    run.Result.AppendRange(staged, range.Start, range.Start + range.Count);
+                }
             }
             foreach (var row in rows)
             {
@@ -786,6 +790,8 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         public int LastCommittedIndex { get; set; } = -1;
     }
 
+    private readonly record struct StagedBatch(long Start, int Count);
+
     private sealed class WorkItem
     {
         public WorkItem(string id, Run run, int index, ReadOnlyMemory<byte> payload)
@@ -814,7 +820,9 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         public DateTimeOffset LeaseExpiresAt { get; set; }
         public string? WorkerId { get; set; }
         public RowBuffer? Staging { get; set; }
-        public HashSet<long>? Batches { get; set; }
+
+        /// <summary>The batches staged under the current lease, by batch number: where each one's rows lie in <see cref="Staging"/>.</summary>
+        public SortedList<long, StagedBatch>? Batches { get; set; }
         public string? CompletedToken { get; set; }
         public long ResultStart { get; set; }
         public long ResultCount { get; set; }

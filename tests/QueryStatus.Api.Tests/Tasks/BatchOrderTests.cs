@@ -1,0 +1,115 @@
+using QueryStatus.Api.Tests.Infrastructure;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
+
+namespace QueryStatus.Api.Tests.Tasks;
+
+/// <summary>
+/// A task's rows enter its result in ascending batch number, whatever order the batches arrived in (a worker that
+/// times out and re-sends an earlier batch after a later one is the ordinary case), then the complete call's rows.
+/// </summary>
+public sealed class BatchOrderTests
+{
+    private static string[] BatchRows(long batch) => [Row($"b{batch}-r0"), Row($"b{batch}-r1")];
+
+    private static string[] Expected(params long[] batches) => [.. batches.SelectMany(BatchRows)];
+
+    private static async Task<List<string>> RunAsync(long[] sendOrder, params string[] completeRows)
+    {
+        using var factory = new QueryStatusFactory();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        var task = await worker.LeaseOneAsync();
+
+        foreach (var batch in sendOrder)
+        {
+            await worker.RowsOkAsync(task, batch, BatchRows(batch));
+        }
+        await worker.CompleteOkAsync(task, completeRows);
+
+        var status = await client.StatusAsync(scheduleId);
+        Assert.Equal("SUCCESS", status.StatusCode());
+        return status.RawRows();
+    }
+
+    [Theory]
+    [InlineData(new long[] { 2, 0, 1 })]
+    [InlineData(new long[] { 1, 2, 0 })]
+    [InlineData(new long[] { 0, 1, 2 })]
+    public async Task BatchesEnterTheResultInBatchNumberOrderWhateverTheArrivalOrder(long[] sendOrder) =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync(sendOrder));
+
+    [Fact]
+    public async Task RepeatedBatchAmongOutOfOrderBatchesCountsOnceInItsPlace() =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync([2, 0, 2, 1, 0]));
+
+    [Theory]
+    [InlineData(new long[] { 0, 2 }, new long[] { 0, 2 })]
+    [InlineData(new long[] { 2, 0 }, new long[] { 0, 2 })]
+    [InlineData(new long[] { 1000, 7, 999_999_999_999 }, new long[] { 7, 1000, 999_999_999_999 })]
+    public async Task NumbersOrderTheBatchesAndNeedNotBeDense(long[] sendOrder, long[] resultOrder) =>
+        Assert.Equal(Expected(resultOrder), await RunAsync(sendOrder));
+
+    [Fact]
+    public async Task CompleteCallsRowsComeAfterEveryBatch() =>
+        Assert.Equal([.. Expected(0, 1), Row("last")], await RunAsync([1, 0], Row("last")));
+
+    [Fact]
+    public async Task RetriedTaskKeepsOnlyTheLastAttemptsRowsInBatchOrder()
+    {
+        using var factory = new QueryStatusFactory();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+
+        var first = await worker.LeaseOneAsync(leaseSeconds: 30);
+        await worker.RowsOkAsync(first, 1, Row("first-attempt-1"));
+        await worker.RowsOkAsync(first, 0, Row("first-attempt-0"));
+        factory.Time.Advance(TimeSpan.FromSeconds(30));
+
+        var second = await worker.LeaseOneAsync();
+        Assert.Equal((first.TaskId, 2), (second.TaskId, second.Attempt));
+        await worker.RowsOkAsync(second, 2, BatchRows(2));
+        await worker.RowsOkAsync(second, 0, BatchRows(0));
+        await worker.RowsOkAsync(second, 1, BatchRows(1));
+        await worker.CompleteOkAsync(second);
+
+        Assert.Equal(Expected(0, 1, 2), (await client.StatusAsync(scheduleId)).RawRows());
+    }
+
+    [Fact]
+    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder()
+    {
+        using var factory = new QueryStatusFactory();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Subs("q", 2));
+        var tasks = await worker.LeaseAsync(maxTasks: 2);
+        var (q0, q1) = (tasks.Single(t => t.Name() == "q0"), tasks.Single(t => t.Name() == "q1"));
+
+        await worker.RowsOkAsync(q1, 1, Row("q1-b1"));
+        await worker.RowsOkAsync(q0, 1, Row("q0-b1"));
+        await worker.RowsOkAsync(q1, 0, Row("q1-b0"));
+        await worker.RowsOkAsync(q0, 0, Row("q0-b0"));
+        await worker.CompleteOkAsync(q1);
+        await worker.CompleteOkAsync(q0);
+
+        Assert.Equal([Row("q0-b0"), Row("q0-b1"), Row("q1-b0"), Row("q1-b1")], (await client.StatusAsync(scheduleId)).RawRows());
+    }
+
+    [Fact]
+    public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing()
+    {
+        using var factory = new QueryStatusFactory();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        var task = await worker.LeaseOneAsync();
+        await worker.RowsOkAsync(task, 1, BatchRows(1));
+        await worker.CompleteOkAsync(task);
+
+        await worker.RowsAsync(task, 0, BatchRows(0)).AssertConflictAsync();
+
+        Assert.Equal(Expected(1), (await client.StatusAsync(scheduleId)).RawRows());
+    }
+}
