@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace QueryStatus.Api.Auth;
 
-public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes)
+public sealed record ApiKeyEntry(string Id, string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes)
 {
     private ClaimsPrincipal? _principal;
 
@@ -20,7 +20,7 @@ public sealed record ApiKeyEntry(string Name, string? LicenseId, bool Disabled, 
 
     private ClaimsPrincipal CreatePrincipal()
     {
-        var claims = new List<Claim>(Scopes.Count + 3) { new(ClaimTypes.Name, Name) };
+        var claims = new List<Claim>(Scopes.Count + 4) { new(ClaimTypes.Name, Name), new(QueryStatusClaims.ApiKeyId, Id) };
         if (LicenseId is not null)
         {
             claims.Add(new Claim(QueryStatusClaims.LicenseId, LicenseId));
@@ -61,6 +61,7 @@ public sealed class ApiKeyRegistry
         {
             var hash = key.KeyHash?.ToLowerInvariant() ?? Hash(key.Key!);
             _byHash[hash] = new ApiKeyEntry(
+                $"key-{index}",
                 key.Name ?? $"key-{index}",
                 string.IsNullOrWhiteSpace(key.LicenseId) ? null : key.LicenseId,
                 key.Disabled,

@@ -13,6 +13,6 @@ public static class CorsExtensions
             .AllowAnyOrigin()
             .AllowAnyHeader()
             .WithMethods("GET", "POST", "OPTIONS")
-            .WithExposedHeaders(RequestIdMiddleware.Header, LicenseRateLimiter.LimitHeader, LicenseRateLimiter.RemainingHeader, "Retry-After")
+            .WithExposedHeaders(RequestIdMiddleware.Header, ApiRateLimiter.LimitHeader, ApiRateLimiter.RemainingHeader, "Retry-After")
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
 }

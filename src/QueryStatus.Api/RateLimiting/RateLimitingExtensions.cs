@@ -9,71 +9,67 @@ using QueryStatus.Api.Errors;
 namespace QueryStatus.Api.RateLimiting;
 
 /// <summary>
-/// The framework's fixed-window limiter, partitioned per license (per client IP for requests without
-/// a valid credential). We hold the partitioned limiter ourselves so that the X-RateLimit-Remaining
-/// header can read the caller's partition.
+/// The framework's fixed-window limiter, partitioned by who is calling: a worker credential (API key or JWT with the
+/// <c>worker</c> scope) has a budget of its own (<see cref="WorkerRateLimitingOptions"/>); any other credential is
+/// counted against its license; a request without a valid credential against its client IP. We hold the partitioned
+/// limiter ourselves so that the X-RateLimit-* headers can read the caller's partition.
 /// </summary>
-public sealed class LicenseRateLimiter : IDisposable
+public sealed class ApiRateLimiter : IDisposable
 {
     public const string LimitHeader = "X-RateLimit-Limit";
     public const string RemainingHeader = "X-RateLimit-Remaining";
 
-    private readonly RateLimitingOptions _options;
+    /// <summary>Licenses and worker credentials come from validated credentials; the cap only guards against an issuer minting endless ones.</summary>
+    private const int MaxCachedKeys = 100_000;
 
-    // "license:<id>" per license, built once: partition keys are computed twice per request (acquire, statistics).
-    private static readonly ConcurrentDictionary<string, string> LicenseKeys = new(StringComparer.Ordinal);
+    private readonly Budget _clients;
+    private readonly Budget _workers;
 
-    public LicenseRateLimiter(IOptions<RateLimitingOptions> options)
+    // Partition keys ("license:<id>", "worker:<credential>") built once each: they are computed twice per request
+    // (acquire, statistics).
+    private readonly ConcurrentDictionary<string, string> _licenseKeys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _workerKeys = new(StringComparer.Ordinal);
+
+    public ApiRateLimiter(IOptions<RateLimitingOptions> options, IOptions<WorkerRateLimitingOptions> workers)
     {
-        _options = options.Value;
-        PermitLimitText = _options.PermitLimit.ToString(CultureInfo.InvariantCulture);
-        var window = new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = _options.PermitLimit,
-            Window = _options.Window,
-            QueueLimit = 0,
-            // The partitioned limiter's one heartbeat replenishes every partition (as GetFixedWindowLimiter sets
-            // it up): no timer per license or client IP.
-            AutoReplenishment = false,
-        };
-        // One factory for every partition: the partitioner runs twice per request (acquire, statistics), and
-        // RateLimitPartition.GetFixedWindowLimiter would allocate two delegates each time.
-        Func<string, RateLimiter> newWindow = _ => new FixedWindowRateLimiter(window);
-        Limiter = PartitionedRateLimiter.Create<HttpContext, string>(context => PartitionKey(context) is { } key
-            ? RateLimitPartition.Get(key, newWindow)
+        _clients = new Budget(options.Value.PermitLimit, options.Value.Window);
+        _workers = new Budget(workers.Value.PermitLimit, workers.Value.Window);
+        Limiter = PartitionedRateLimiter.Create<HttpContext, string>(context => Partition(context) is var (key, budget)
+            ? RateLimitPartition.Get(key, budget.NewWindow)
             : RateLimitPartition.GetNoLimiter(string.Empty));
     }
 
     public PartitionedRateLimiter<HttpContext> Limiter { get; }
 
-    public int PermitLimit => _options.PermitLimit;
+    /// <summary>The limit and window that apply to <paramref name="context"/>'s caller as known now.</summary>
+    public Budget BudgetOf(HttpContext context) => Partition(context)?.Budget ?? _clients;
 
-    /// <summary><see cref="PermitLimit"/> as the header value.</summary>
-    public string PermitLimitText { get; }
-
-    public TimeSpan Window => _options.Window;
-
-    /// <summary>Null for requests that are not limited: health probes and the API docs.</summary>
-    public static string? PartitionKey(HttpContext context)
+    private (string Key, Budget Budget)? Partition(HttpContext context)
     {
         if (!IsLimited(context.Request.Path))
         {
             return null;
         }
-        return context.User.LicenseIdOrNull() is { } license
-            ? LicenseKey(license)
-            : "ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+        var user = context.User;
+        if (user.HasScope(Scopes.Worker) && user.CredentialOrNull() is { } credential)
+        {
+            return (CachedKey(_workerKeys, "worker:", credential), _workers);
+        }
+        if (user.LicenseIdOrNull() is { } license)
+        {
+            return (CachedKey(_licenseKeys, "license:", license), _clients);
+        }
+        return ("ip:" + (context.Connection.RemoteIpAddress?.ToString() ?? "unknown"), _clients);
     }
 
-    private static string LicenseKey(string license)
+    private static string CachedKey(ConcurrentDictionary<string, string> keys, string prefix, string id)
     {
-        if (LicenseKeys.TryGetValue(license, out var key))
+        if (keys.TryGetValue(id, out var key))
         {
             return key;
         }
-        key = "license:" + license;
-        // Licenses come from validated credentials; the cap only guards against an issuer minting endless ones.
-        return LicenseKeys.Count < 100_000 ? LicenseKeys.GetOrAdd(license, key) : key;
+        key = prefix + id;
+        return keys.Count < MaxCachedKeys ? keys.GetOrAdd(id, key) : key;
     }
 
     public static bool IsLimited(PathString path) =>
@@ -88,14 +84,45 @@ public sealed class LicenseRateLimiter : IDisposable
     public void ReportBudgetOnStarting(HttpContext context) =>
         context.Response.OnStarting(static state =>
         {
-            var (limiter, http) = ((LicenseRateLimiter, HttpContext))state;
+            var (limiter, http) = ((ApiRateLimiter, HttpContext))state;
             var headers = http.Response.Headers;
-            headers[LimitHeader] = limiter.PermitLimitText;
+            headers[LimitHeader] = limiter.BudgetOf(http).PermitLimitText;
             headers[RemainingHeader] = limiter.Remaining(http).ToString(CultureInfo.InvariantCulture);
             return Task.CompletedTask;
         }, (this, context));
 
     public void Dispose() => Limiter.Dispose();
+
+    /// <summary>One kind of partition's fixed window.</summary>
+    public sealed class Budget
+    {
+        public Budget(int permitLimit, TimeSpan window)
+        {
+            PermitLimit = permitLimit;
+            Window = window;
+            PermitLimitText = permitLimit.ToString(CultureInfo.InvariantCulture);
+            var options = new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = permitLimit,
+                Window = window,
+                QueueLimit = 0,
+                // The partitioned limiter's one heartbeat replenishes every partition (as GetFixedWindowLimiter sets
+                // it up): no timer per license, credential or client IP.
+                AutoReplenishment = false,
+            };
+            // One factory per kind: RateLimitPartition.GetFixedWindowLimiter would allocate two delegates per call.
+            NewWindow = _ => new FixedWindowRateLimiter(options);
+        }
+
+        public int PermitLimit { get; }
+
+        public TimeSpan Window { get; }
+
+        /// <summary><see cref="PermitLimit"/> as the header value.</summary>
+        public string PermitLimitText { get; }
+
+        public Func<string, RateLimiter> NewWindow { get; }
+    }
 }
 
 public static class RateLimitingExtensions
@@ -104,20 +131,23 @@ public static class RateLimitingExtensions
     {
         services.AddOptions<RateLimitingOptions>().BindConfiguration(RateLimitingOptions.Section)
             .ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<LicenseRateLimiter>();
+        services.AddOptions<WorkerRateLimitingOptions>().BindConfiguration(WorkerRateLimitingOptions.Section)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ApiRateLimiter>();
         services.AddRateLimiter(_ => { });
-        services.AddOptions<RateLimiterOptions>().Configure<LicenseRateLimiter>((o, limiter) =>
+        services.AddOptions<RateLimiterOptions>().Configure<ApiRateLimiter>((o, limiter) =>
         {
             o.GlobalLimiter = limiter.Limiter;
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.OnRejected = (context, _) =>
             {
                 var http = context.HttpContext;
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : limiter.Window;
+                var budget = limiter.BudgetOf(http);
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : budget.Window;
                 var seconds = (long)Math.Max(1, Math.Ceiling(retryAfter.TotalSeconds));
                 http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                 return new ValueTask(ErrorEnvelope.WriteAsync(http, StatusCodes.Status429TooManyRequests,
-                    $"At most {limiter.PermitLimit} requests per {limiter.Window} are allowed; retry in {seconds} s."));
+                    $"At most {budget.PermitLimit} requests per {budget.Window} are allowed; retry in {seconds} s."));
             };
         });
         return services;
@@ -132,11 +162,11 @@ public static class RateLimitingExtensions
     {
         app.Use((context, next) =>
         {
-            if (LicenseRateLimiter.IsLimited(context.Request.Path))
+            if (ApiRateLimiter.IsLimited(context.Request.Path))
             {
                 // Resolved per request, not while the pipeline is declared: resolving it reads (and validates)
                 // RateLimitingOptions, and a bad value must fail in host start-up, where RunOrReportAsync reports it.
-                context.RequestServices.GetRequiredService<LicenseRateLimiter>().ReportBudgetOnStarting(context);
+                context.RequestServices.GetRequiredService<ApiRateLimiter>().ReportBudgetOnStarting(context);
             }
             return next(context);
         });

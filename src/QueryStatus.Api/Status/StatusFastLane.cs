@@ -27,7 +27,7 @@ public sealed class StatusFastLane(
     CredentialCheck credentials,
     StatusRequestValidator validator,
     IScheduleStore store,
-    LicenseRateLimiter limiter,
+    ApiRateLimiter limiter,
     IOptions<PagingOptions> paging,
     IMeterFactory meters)
 {

@@ -21,9 +21,10 @@ public static class TestJwt
         string audience = Audience,
         byte[]? signingKey = null,
         TimeSpan? lifetime = null,
-        IEnumerable<Claim>? extraClaims = null)
+        IEnumerable<Claim>? extraClaims = null,
+        string subject = "test-user")
     {
-        var claims = new List<Claim> { new("sub", "test-user") };
+        var claims = new List<Claim> { new("sub", subject) };
         if (licenseId is not null)
         {
             claims.Add(new Claim("license_id", licenseId));

@@ -12,8 +12,11 @@ public static class TestKeys
     /// <summary>A worker: serves every license, so it has no license of its own (empty: none configured).</summary>
     public static readonly TestKey Worker = new("qs_test_worker_key_0004", "", "worker", Scopes: ["worker"]);
 
+    /// <summary>A second worker credential, for what is counted per credential.</summary>
+    public static readonly TestKey OtherWorker = new("qs_test_worker_key_0006", "", "other worker", Scopes: ["worker"]);
+
     /// <summary>May read statuses of lic_test but not submit or stop.</summary>
     public static readonly TestKey ReadOnly = new("qs_test_readonly_key_0005", "lic_test", "read only", Scopes: ["query:read"]);
 
-    public static readonly IReadOnlyList<TestKey> All = [Primary, Other, Disabled, Worker, ReadOnly];
+    public static readonly IReadOnlyList<TestKey> All = [Primary, Other, Disabled, Worker, ReadOnly, OtherWorker];
 }
