@@ -289,6 +289,8 @@ namespace QueryStatus.Bench
                 ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = JwtIssuer,
                 ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = Convert.ToBase64String(_jwtKey),
                 ["RateLimiting__PermitLimit"] = "100000000",
+                // The write side drives 8 workers on one worker key, far past one worker credential's default budget.
+                ["RateLimiting__Workers__PermitLimit"] = "100000000",
                 // The one setting past production defaults: a run may hold the big result (default cap 1,000,000 rows).
                 ["Scheduler__MaxRowsPerRun"] = Math.Max(1_000_000, options.BigRows).ToString(CultureInfo.InvariantCulture),
             };

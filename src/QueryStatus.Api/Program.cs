@@ -39,17 +39,16 @@ var app = builder.Build();
 app.UseQueryStatusRequestLogging();
 app.UseErrorEnvelope();
 
-// Valid status polls, by far the most frequent request, are answered here; anything else goes on below.
-app.UseStatusFastLane();
-// 401/403/404/405 without a body get the envelope (the fast lane never answers with one).
+// 401/403/404/405 without a body get the envelope.
 app.UseStatusCodeEnvelope();
+// Budget headers on every API response, whatever answers it (short-circuited endpoints and binding failures included).
+app.UseRateLimitHeaders();
 
 // Preflights are answered before routing or auth: browsers send them without credentials.
 app.UseCors();
+// Short-circuited endpoints (the status poll) run here, their authentication, limit and policy in their first filter.
 app.UseRouting();
 
-// Budget headers on every API response, failures raised during authentication included.
-app.UseRateLimitHeaders();
 // Worker calls carry rows: their bodies are capped (413) before anything reads them.
 app.UseWorkerBodyLimit();
 app.UseAuthentication();

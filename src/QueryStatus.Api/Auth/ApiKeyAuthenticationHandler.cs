@@ -24,6 +24,11 @@ public sealed class ApiKeyAuthenticationHandler(
 
     private string _challengeReason = "Send an API key as api_key or as Authorization: Bearer <key>, or a JWT as Authorization: Bearer <token>.";
 
+    /// <summary>The scheme has no events; the base class would make a new placeholder object for every request.</summary>
+    private static readonly Task<object> NoEvents = Task.FromResult(new object());
+
+    protected override Task<object> CreateEventsAsync() => NoEvents;
+
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? key;
@@ -58,8 +63,7 @@ public sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.Fail("Unknown API key."));
         }
 
-        var principal = entry.Principal;
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+        return entry.Authenticated;
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

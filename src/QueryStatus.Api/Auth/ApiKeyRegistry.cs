@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Options;
 
@@ -10,6 +11,7 @@ namespace QueryStatus.Api.Auth;
 public sealed record ApiKeyEntry(string Id, string Name, string? LicenseId, bool Disabled, IReadOnlyList<string> Scopes)
 {
     private ClaimsPrincipal? _principal;
+    private Task<AuthenticateResult>? _authenticated;
 
     /// <summary>
     /// The principal every request made with this key acts as: name, license, one claim per scope, disabled flag.
@@ -17,6 +19,14 @@ public sealed record ApiKeyEntry(string Id, string Name, string? LicenseId, bool
     /// and nothing does: there is no claims transformation, and JwtBearer's scope rewrite only sees JWT identities.
     /// </summary>
     public ClaimsPrincipal Principal => _principal ??= CreatePrincipal();
+
+    /// <summary>
+    /// The handler's answer for this key, made once and shared like <see cref="Principal"/>: a ticket, its properties
+    /// and the task around them per request were a tenth of a poll's allocations. Nothing writes to authentication
+    /// properties here (no sign-in, no challenge reads them).
+    /// </summary>
+    public Task<AuthenticateResult> Authenticated =>
+        _authenticated ??= Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Principal, ApiKeyAuthenticationHandler.SchemeName)));
 
     private ClaimsPrincipal CreatePrincipal()
     {
@@ -121,32 +131,10 @@ public sealed class ApiKeyRegistry
 
         public ApiKeyEntry Entry { get; } = entry;
 
-        /// <summary>
-        /// Equal or not in a time that depends only on the length. <see cref="CryptographicOperations.FixedTimeEquals"/>
-        /// does the same but is compiled without optimization on purpose (a byte at a time through bounds-checked
-        /// span reads): for a 40-character key that was half the cost of the hash it saves. Here the differences of
-        /// eight bytes at a time are OR-ed together, with no early exit for the JIT to find.
-        /// </summary>
-        public bool Matches(string presented)
-        {
-            if (presented.Length != key.Length)
-            {
-                return false;
-            }
-            var a = MemoryMarshal.AsBytes(key.AsSpan());
-            var b = MemoryMarshal.AsBytes(presented.AsSpan());
-            ulong difference = 0;
-            var i = 0;
-            for (; i + sizeof(ulong) <= a.Length; i += sizeof(ulong))
-            {
-                difference |= MemoryMarshal.Read<ulong>(a[i..]) ^ MemoryMarshal.Read<ulong>(b[i..]);
-            }
-            for (; i < a.Length; i++)
-            {
-                difference |= (uint)(a[i] ^ b[i]);
-            }
-            return difference == 0;
-        }
+        /// <summary>Equal or not in a time that depends only on the length.</summary>
+        public bool Matches(string presented) =>
+            presented.Length == key.Length
+            && CryptographicOperations.FixedTimeEquals(MemoryMarshal.AsBytes(key.AsSpan()), MemoryMarshal.AsBytes(presented.AsSpan()));
     }
 
     public static string Hash(string key)

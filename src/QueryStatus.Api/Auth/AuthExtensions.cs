@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
-using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -16,30 +15,24 @@ public static class AuthExtensions
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<ApiKeyRegistry>();
-        services.AddSingleton<CredentialCheck>();
 
-        services.AddAuthentication(AuthSchemeSelector.PolicyScheme)
-            .AddPolicyScheme(AuthSchemeSelector.PolicyScheme, "API key or JWT",
-                o => o.ForwardDefaultSelector = AuthSchemeSelector.Select)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+        // One default scheme, the API-key handler, which hands JWT-shaped bearer tokens to JwtBearer itself: every
+        // request costs one handler, a JWT two (a policy scheme in front would cost one more for each).
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName,
+                o => o.ForwardDefaultSelector = AuthSchemeSelector.ForwardJwt)
             // Issuer, audiences, signing keys or Authority come from Authentication:Schemes:Bearer, bound by
             // the framework before this delegate runs (what `dotnet user-jwts` writes): nothing here may
             // replace TokenValidationParameters.
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
+                // Nothing reads the raw token back from the authentication properties: don't copy it there per request.
+                o.SaveToken = false;
+                // Scopes arrive space-separated in one claim (OAuth 2.0), or not at all: CachingJsonWebTokenHandler (the
+                // only token handler, installed below) gives every JWT identity one scope claim per scope.
                 o.Events = new JwtBearerEvents
                 {
-                    // Scopes arrive space-separated in one claim (OAuth 2.0), or not at all; from here on
-                    // a principal has one scope claim per scope, whichever credential it came from.
-                    OnTokenValidated = context =>
-                    {
-                        if (context.Principal?.Identity is ClaimsIdentity identity)
-                        {
-                            Scopes.Normalize(identity);
-                        }
-                        return Task.CompletedTask;
-                    },
                     OnChallenge = context =>
                     {
                         ErrorDetail.Set(context.HttpContext, DescribeJwtFailure(context.AuthenticateFailure));
@@ -59,6 +52,13 @@ public static class AuthExtensions
             o.TokenValidationParameters.ValidateIssuer = true;
             o.TokenValidationParameters.ValidateAudience = true;
             o.TokenValidationParameters.RequireSignedTokens = true;
+            // The framework reads configured signing keys (Authentication:Schemes:Bearer:SigningKeys) through a lazy
+            // sequence that decodes them again whenever it is enumerated, which it was on every request: a twelfth of a
+            // JWT poll's CPU (bench/RESULTS.md). The keys are the same until the options are rebuilt, so read them once.
+            if (o.TokenValidationParameters.IssuerSigningKeys is { } keys)
+            {
+                o.TokenValidationParameters.IssuerSigningKeys = [.. keys];
+            }
             // Tokens that passed are remembered until they expire (or for a few minutes): pollers resend the same one.
             o.TokenHandlers.Clear();
             o.TokenHandlers.Add(new CachingJsonWebTokenHandler(time) { MapInboundClaims = o.MapInboundClaims });

@@ -1,18 +1,17 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Net.Http.Headers;
 
 namespace QueryStatus.Api.Auth;
 
-/// <summary>Sends each request to JwtBearer or to the API-key handler.</summary>
+/// <summary>Which handler a request's credential belongs to: the API-key handler (the default scheme) or JwtBearer.</summary>
 public static class AuthSchemeSelector
 {
-    public const string PolicyScheme = "ApiKeyOrJwt";
-
-    /// <summary>A bearer token shaped like a JWT (dot-separated segments) goes to JwtBearer; anything
-    /// else, including no credential, to the API-key handler (API keys cannot contain dots).</summary>
-    public static string Select(HttpContext context) =>
-        BearerToken(context.Request) is { } token && token.Contains('.')
-            ? Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme
-            : ApiKeyAuthenticationHandler.SchemeName;
+    /// <summary>
+    /// The API-key scheme's forward selector: a bearer token shaped like a JWT (dot-separated segments) is JwtBearer's;
+    /// anything else, including no credential, stays with the API-key handler (null), since API keys cannot contain dots.
+    /// </summary>
+    public static string? ForwardJwt(HttpContext context) =>
+        BearerToken(context.Request) is { } token && token.Contains('.') ? JwtBearerDefaults.AuthenticationScheme : null;
 
     public static string? BearerToken(HttpRequest request)
     {

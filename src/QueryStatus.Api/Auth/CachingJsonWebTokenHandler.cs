@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -12,20 +12,20 @@ namespace QueryStatus.Api.Auth;
 /// </summary>
 /// <remarks>
 /// Safe because a token's header, claims and signature are immutable: the same text validates the same way,
-/// except for time, which is checked again on every hit with the service's clock and the same rule
-/// (<c>nbf</c> and <c>exp</c> with the configured clock skew), so an expired token is refused exactly as
-/// before. What can change is the configuration (signing keys rotated by an identity provider), so an entry is
-/// used for at most <see cref="MaxAge"/> after it was validated. Failures are never cached. At most about
-/// <see cref="Capacity"/> tokens are kept; when full the cache starts over. Each hit hands out a copy of the
-/// identity, because the framework's token-validated event rewrites the identity's scope claims.
+/// except for time, which is checked again on every hit by the configured lifetime rule (the parameters'
+/// <see cref="TokenValidationParameters.LifetimeValidator"/>, on the service's clock), so an expired token is refused
+/// exactly as before. What can change is the configuration (signing keys rotated by an identity provider), so an entry
+/// is used for at most <see cref="MaxAge"/> after it was validated. Failures are never cached. The cache is a
+/// <see cref="MemoryCache"/> of at most <see cref="Capacity"/> tokens. Identities leave with their scope claims
+/// rewritten (<see cref="Scopes.Normalize"/>), and each hit hands out a copy, so that nothing done to one request's
+/// identity reaches another's.
 /// </remarks>
 public sealed class CachingJsonWebTokenHandler(TimeProvider time) : JsonWebTokenHandler
 {
     public const int Capacity = 10_000;
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private int _count;
+    private readonly MemoryCache _entries = new(new MemoryCacheOptions { SizeLimit = Capacity });
 
     /// <summary>Tokens held now (for tests).</summary>
     internal int Count => _entries.Count;
@@ -38,67 +38,47 @@ public sealed class CachingJsonWebTokenHandler(TimeProvider time) : JsonWebToken
         }
 
         var now = time.GetUtcNow().UtcDateTime;
-        if (_entries.TryGetValue(token, out var cached))
+        if (_entries.TryGetValue(token, out Entry? cached) && cached is not null)
         {
-            if (cached.IsUsableAt(now, validationParameters.ClockSkew))
+            if (now < cached.UsableUntil && IsWithinLifetime(cached.Token, validationParameters))
             {
                 return cached.ToResult();
             }
-            if (_entries.TryRemove(token, out _))
-            {
-                Interlocked.Decrement(ref _count);
-            }
+            _entries.Remove(token);
         }
 
         var result = await base.ValidateTokenAsync(token, validationParameters);
         if (result.IsValid && result.SecurityToken is JsonWebToken jwt && result.ClaimsIdentity is { } identity)
         {
-            Add(token, new Entry(jwt, result.Issuer, result.TokenType, identity.Clone(), now + MaxAge));
+            // Every JWT identity comes from here, so its scopes are rewritten here, once per token, not per request.
+            Scopes.Normalize(identity);
+            // The memory cache's own expiry (on the system clock) only frees memory; MaxAge above decides.
+            _entries.Set(token, new Entry(jwt, result.Issuer, result.TokenType, identity.Clone(), now + MaxAge),
+                new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge });
         }
         return result;
     }
 
-    /// <summary>
-    /// The principal of a token that passed full validation and is still usable now (same time rule as
-    /// <see cref="ValidateTokenAsync"/>), with its scopes already normalized; null when the token is not cached or
-    /// no longer usable (then validate it). The principal is shared by every request with this token: read-only.
-    /// </summary>
-    public ClaimsPrincipal? TryGetValidated(string token, TokenValidationParameters validationParameters) =>
-        _entries.TryGetValue(token, out var cached) && cached.IsUsableAt(time.GetUtcNow().UtcDateTime, validationParameters.ClockSkew)
-            ? cached.Principal
-            : null;
-
-    private void Add(string token, Entry entry)
+    /// <summary>The lifetime rule full validation applies, applied again now.</summary>
+    private static bool IsWithinLifetime(JsonWebToken token, TokenValidationParameters parameters)
     {
-        if (Volatile.Read(ref _count) >= Capacity)
+        try
         {
-            _entries.Clear();
-            Interlocked.Exchange(ref _count, 0);
+            Validators.ValidateLifetime(
+                token.ValidFrom == DateTime.MinValue ? null : token.ValidFrom,
+                token.ValidTo == DateTime.MinValue ? null : token.ValidTo,
+                token,
+                parameters);
+            return true;
         }
-        if (_entries.TryAdd(token, entry))
+        catch (SecurityTokenException)
         {
-            Interlocked.Increment(ref _count);
+            return false;
         }
     }
 
     private sealed record Entry(JsonWebToken Token, string? Issuer, string? TokenType, ClaimsIdentity Identity, DateTime UsableUntil)
     {
-        public ClaimsPrincipal Principal { get; } = NormalizedPrincipal(Identity);
-
-        private static ClaimsPrincipal NormalizedPrincipal(ClaimsIdentity identity)
-        {
-            var copy = identity.Clone();
-            Scopes.Normalize(copy);
-            return new ClaimsPrincipal(copy);
-        }
-
-        /// <summary>The lifetime rule of the full validation (see AuthExtensions), plus the entry's own age limit.</summary>
-        public bool IsUsableAt(DateTime now, TimeSpan skew) =>
-            now < UsableUntil
-            && Token.ValidTo != DateTime.MinValue
-            && Token.ValidTo >= now - skew
-            && (Token.ValidFrom == DateTime.MinValue || Token.ValidFrom <= now + skew);
-
         public TokenValidationResult ToResult() => new()
         {
             IsValid = true,

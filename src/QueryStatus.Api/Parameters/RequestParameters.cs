@@ -31,20 +31,23 @@ public sealed class RequestParameters
         {
             return cached;
         }
-        var parsed = Parse(context.Request.Query, ParameterNames.All);
+        var parsed = Parse(context.Request.QueryString.Value);
         context.Features.Set(parsed);
         return parsed;
     }
 
+    private static readonly FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CanonicalSpans =
+        ParameterNames.Canonical.GetAlternateLookup<ReadOnlySpan<char>>();
+
     /// <summary>
-    /// The parameters when they are all plain (no <c>json</c>, none given twice), read in one pass over the raw query
-    /// string and not cached; null otherwise, and then <see cref="For"/> reads (and describes) them. For the status
-    /// fast lane: it splits and decodes pairs with the framework's own <see cref="QueryStringEnumerable"/> (as
-    /// <see cref="HttpRequest.Query"/> does) but makes strings only of the values the API reads, no collection.
+    /// One pass over the raw query string with the framework's own <see cref="QueryStringEnumerable"/> (the splitting
+    /// and decoding <see cref="HttpRequest.Query"/> uses: names in any case, <c>+</c> and %-escapes), making strings
+    /// only of the values the API reads: no query collection is built. Polls are the most frequent request.
     /// </summary>
-    public static RequestParameters? TryPlain(string? queryString)
+    private static RequestParameters Parse(string? queryString)
     {
         var values = new Dictionary<string, string>(capacity: 4, StringComparer.Ordinal);
+        string? json = null;
         foreach (var pair in new QueryStringEnumerable(queryString))
         {
             var key = pair.DecodeName().Span;
@@ -52,45 +55,24 @@ public sealed class RequestParameters
             {
                 if (!values.TryAdd(name, pair.DecodeValue().ToString()))
                 {
-                    return null;
+                    throw ApiException.BadRequest($"{name}: given more than once; give it once.");
                 }
             }
             else if (key.Equals(JsonParameter, StringComparison.OrdinalIgnoreCase))
             {
-                return null;
-            }
-        }
-        return new RequestParameters(values);
-    }
-
-    private static readonly FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CanonicalSpans =
-        ParameterNames.Canonical.GetAlternateLookup<ReadOnlySpan<char>>();
-
-    private static RequestParameters Parse(IQueryCollection query, IReadOnlyCollection<string> names)
-    {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in names)
-        {
-            if (query.TryGetValue(name, out var plain))
-            {
-                if (plain.Count > 1)
+                if (json is not null)
                 {
-                    throw ApiException.BadRequest($"{name}: given more than once; give it once.");
+                    throw ApiException.BadRequest("json: given more than once; give one JSON object.");
                 }
-                values[name] = plain.ToString();
+                json = pair.DecodeValue().ToString();
             }
         }
-
-        if (!query.TryGetValue(JsonParameter, out var jsonValues))
+        if (json is null)
         {
             return new RequestParameters(values);
         }
-        if (jsonValues.Count > 1)
-        {
-            throw ApiException.BadRequest("json: given more than once; give one JSON object.");
-        }
 
-        foreach (var (name, value) in ReadJsonObject(jsonValues.ToString(), names))
+        foreach (var (name, value) in ReadJsonObject(json, ParameterNames.All))
         {
             if (values.TryGetValue(name, out var plain) && !SameValue(plain, value))
             {

@@ -32,6 +32,7 @@ public sealed class ApiRateLimiter : IDisposable
 
     public ApiRateLimiter(IOptions<RateLimitingOptions> options, IOptions<WorkerRateLimitingOptions> workers)
     {
+        _reportBudget = ReportBudget;
         _clients = new Budget(options.Value.PermitLimit, options.Value.Window);
         _workers = new Budget(workers.Value.PermitLimit, workers.Value.Window);
         Limiter = PartitionedRateLimiter.Create<HttpContext, string>(context => Partition(context) is var (key, budget)
@@ -44,6 +45,10 @@ public sealed class ApiRateLimiter : IDisposable
     /// <summary>The limit and window that apply to <paramref name="context"/>'s caller as known now.</summary>
     public Budget BudgetOf(HttpContext context) => Partition(context)?.Budget ?? _clients;
 
+    /// <summary>
+    /// The caller's partition, worked out once per request and caller: the limiter asks for it when it acquires, and
+    /// the headers ask twice more when the response starts.
+    /// </summary>
     private (string Key, Budget Budget)? Partition(HttpContext context)
     {
         if (!IsLimited(context.Request.Path))
@@ -51,6 +56,19 @@ public sealed class ApiRateLimiter : IDisposable
             return null;
         }
         var user = context.User;
+        if (context.Features.Get<PartitionOfRequest>() is { } known && ReferenceEquals(known.User, user))
+        {
+            return (known.Key, known.Budget);
+        }
+        var (key, budget) = PartitionOf(context, user);
+        context.Features.Set(new PartitionOfRequest(user, key, budget));
+        return (key, budget);
+    }
+
+    private sealed record PartitionOfRequest(System.Security.Claims.ClaimsPrincipal User, string Key, Budget Budget);
+
+    private (string Key, Budget Budget) PartitionOf(HttpContext context, System.Security.Claims.ClaimsPrincipal user)
+    {
         if (user.HasScope(Scopes.Worker) && user.CredentialOrNull() is { } credential)
         {
             return (CachedKey(_workerKeys, "worker:", credential), _workers);
@@ -81,15 +99,19 @@ public sealed class ApiRateLimiter : IDisposable
     /// Sets X-RateLimit-Limit and X-RateLimit-Remaining when the response starts (whatever answers it, the
     /// exception handler included), read from the partition of the caller known by then.
     /// </summary>
-    public void ReportBudgetOnStarting(HttpContext context) =>
-        context.Response.OnStarting(static state =>
-        {
-            var (limiter, http) = ((ApiRateLimiter, HttpContext))state;
-            var headers = http.Response.Headers;
-            headers[LimitHeader] = limiter.BudgetOf(http).PermitLimitText;
-            headers[RemainingHeader] = limiter.Remaining(http).ToString(CultureInfo.InvariantCulture);
-            return Task.CompletedTask;
-        }, (this, context));
+    public void ReportBudgetOnStarting(HttpContext context) => context.Response.OnStarting(_reportBudget, context);
+
+    // Made once: a callback or state tuple per request showed in a poll's allocations.
+    private readonly Func<object, Task> _reportBudget;
+
+    private Task ReportBudget(object state)
+    {
+        var http = (HttpContext)state;
+        var headers = http.Response.Headers;
+        headers[LimitHeader] = BudgetOf(http).PermitLimitText;
+        headers[RemainingHeader] = Remaining(http).ToString(CultureInfo.InvariantCulture);
+        return Task.CompletedTask;
+    }
 
     public void Dispose() => Limiter.Dispose();
 
