@@ -1,6 +1,8 @@
 using QueryStatus.Api.Auth;
+using QueryStatus.Api.Cors;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Health;
+using QueryStatus.Api.Hosting;
 using QueryStatus.Api.Observability;
 using QueryStatus.Api.OpenApi;
 using QueryStatus.Api.RateLimiting;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using QueryStatus.Api.Errors;
+using QueryStatus.Api.Observability;
 
 namespace QueryStatus.Api.Auth;
 
@@ -15,6 +16,8 @@ public static class AuthExtensions
         services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<ApiKeyRegistry>();
+        // The request line names the caller's license.
+        services.Configure<RequestLogOptions>(o => o.LicenseOf = user => user.LicenseIdOrNull());
 
         // One default scheme, the API-key handler, which hands JWT-shaped bearer tokens to JwtBearer itself: every
         // request costs one handler, a JWT two (a policy scheme in front would cost one more for each).

@@ -12,3 +12,13 @@ public sealed class ApiException(int statusCode, string description) : Exception
 
     public static ApiException BadRequest(string description) => new(StatusCodes.Status400BadRequest, description);
 }
+
+/// <summary>
+/// Something the service depends on cannot serve the request right now: 503 with <see cref="Description"/> (written
+/// for the client), while <see cref="Exception.Message"/> and the inner exception (which may name hosts) only reach
+/// the log.
+/// </summary>
+public class UnavailableException(string description, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public string Description { get; } = description;
+}

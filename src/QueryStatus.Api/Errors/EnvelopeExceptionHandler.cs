@@ -22,10 +22,9 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
                 // of ours; still, only their status and message travel, not the exception itself.
                 await ErrorEnvelope.WriteAsync(context, bad.StatusCode, BindingDescription(bad));
                 return true;
-            case Store.StoreUnavailableException unavailable:
-                LogStoreUnavailable(logger, unavailable);
-                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                    "The schedule store cannot be reached. Retry later.");
+            case UnavailableException unavailable:
+                LogUnavailable(logger, unavailable);
+                await ErrorEnvelope.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, unavailable.Description);
                 return true;
             default:
                 // .NET 10 no longer logs exceptions that a handler took care of; a 500 must leave a trace.
@@ -50,6 +49,6 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception while serving {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule store unavailable")]
-    private static partial void LogStoreUnavailable(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Service unavailable: a dependency cannot be reached")]
+    private static partial void LogUnavailable(ILogger logger, Exception exception);
 }

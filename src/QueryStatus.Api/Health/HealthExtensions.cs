@@ -1,3 +1,4 @@
+using System.Net.Mime;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using QueryStatus.Api.Errors;
@@ -48,7 +49,7 @@ public static class HealthExtensions
             return ErrorEnvelope.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                 string.Join(" ", report.Entries.Values.Select(e => e.Description).OfType<string>()));
         }
-        context.Response.ContentType = ErrorEnvelope.ContentType;
+        context.Response.ContentType = MediaTypeNames.Application.Json;
         return context.Response.WriteAsync($"{{\"status\":\"{report.Status}\"}}");
     }
 }

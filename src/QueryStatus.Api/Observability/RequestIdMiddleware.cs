@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using QueryStatus.Api.Auth;
-using QueryStatus.Api.Status;
+using Microsoft.Extensions.Options;
+using QueryStatus.Api.Http;
 using Serilog.Context;
 using Serilog.Events;
 using Serilog.Parsing;
@@ -21,9 +21,9 @@ namespace QueryStatus.Api.Observability;
 /// six properties the line shows and nothing else. The query string is left out on purpose: it can carry
 /// api_key.
 /// </remarks>
-public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger logger)
+public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger logger, IOptions<RequestLogOptions> options)
 {
-    public const string Header = "X-Request-Id";
+    public const string Header = ApiHeaders.RequestId;
 
     public const string MessageTemplateText =
         "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed} ms (request {RequestId}, license {LicenseId})";
@@ -31,6 +31,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
     private static readonly MessageTemplate Template = new MessageTemplateParser().Parse(MessageTemplateText);
 
     private readonly Serilog.ILogger _logger = logger.ForContext<RequestIdMiddleware>();
+    private readonly Func<System.Security.Claims.ClaimsPrincipal, string?> _licenseOf = options.Value.LicenseOf;
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -67,7 +68,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
             return;
         }
         _logger.Write(RequestLine(DateTimeOffset.Now, level, context.Request.Method, context.Request.Path.Value,
-            status, elapsed, requestId, context.User.LicenseIdOrNull()));
+            status, elapsed, requestId, _licenseOf(context.User)));
     }
 
     /// <summary>The request line's event: the template parsed once and the six properties it shows.</summary>
@@ -78,7 +79,7 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
         var properties = new Dictionary<string, LogEventPropertyValue>(capacity: 10)
         {
             ["RequestMethod"] = string.Equals(method, HttpMethods.Get, StringComparison.Ordinal) ? GetValue : new ScalarValue(method),
-            ["RequestPath"] = string.Equals(path, StatusApi.StatusPath, StringComparison.Ordinal) ? StatusPathValue : new ScalarValue(path),
+            ["RequestPath"] = PathValue(path),
             ["StatusCode"] = StatusValue(status),
             // Rounded here rather than by a format in the template: a formatted token is rendered a second time (CLEF's @r).
             ["Elapsed"] = new ScalarValue(Math.Round(elapsed.TotalMilliseconds, 4)),
@@ -90,11 +91,24 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
 
     // The values nearly every line repeats (a status poll), made once.
     private static readonly ScalarValue GetValue = new(HttpMethods.Get);
-    private static readonly ScalarValue StatusPathValue = new(StatusApi.StatusPath);
     private static readonly ScalarValue NoLicenseValue = new("-");
 
     private static readonly ScalarValue[] StatusValues =
         [.. Enumerable.Range(0, 600).Select(code => new ScalarValue(code))];
+
+    // Clients poll the same path over and over: each thread keeps the value of the last path it logged.
+    [ThreadStatic]
+    private static ScalarValue? t_lastPath;
+
+    private static ScalarValue PathValue(string? path)
+    {
+        var last = t_lastPath;
+        if (last is not null && string.Equals((string?)last.Value, path, StringComparison.Ordinal))
+        {
+            return last;
+        }
+        return t_lastPath = new ScalarValue(path);
+    }
 
     private static ScalarValue StatusValue(int status) =>
         (uint)status < (uint)StatusValues.Length ? StatusValues[status] : new ScalarValue(status);
@@ -126,4 +140,11 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
         bytes.Clear();
         return id;
     }
+}
+
+/// <summary>What the request line needs to know from outside the logging itself.</summary>
+public sealed class RequestLogOptions
+{
+    /// <summary>The caller's license as the line shows it (null: "-"); authentication sets it up.</summary>
+    public Func<System.Security.Claims.ClaimsPrincipal, string?> LicenseOf { get; set; } = _ => null;
 }

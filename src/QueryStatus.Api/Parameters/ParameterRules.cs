@@ -3,18 +3,13 @@ using System.Text.RegularExpressions;
 
 namespace QueryStatus.Api.Parameters;
 
-/// <summary>The lexical rules of the API's identifiers, shared by every validator that checks them.</summary>
+/// <summary>The lexical rules of the API's parameters, shared by every validator that checks them (schedule IDs: <see cref="Store.ScheduleIds"/>).</summary>
 public static partial class ParameterRules
 {
-    public const int ScheduleIdMaxLength = 50;
     public const int ApiKeyMaxLength = 255;
     public const long OffsetMax = 1_000_000;
 
-    public const string ScheduleIdRule = "1–50 characters of A-Z a-z 0-9 _ -";
     public const string ApiKeyRule = "1–255 characters of A-Z a-z 0-9 _ -";
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,50}$", RegexOptions.CultureInvariant)]
-    public static partial Regex ScheduleId();
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,255}$", RegexOptions.CultureInvariant)]
     public static partial Regex ApiKey();

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
 using QueryStatus.Api.Auth;
 using QueryStatus.Api.Errors;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.RateLimiting;
 
@@ -16,9 +17,6 @@ namespace QueryStatus.Api.RateLimiting;
 /// </summary>
 public sealed class ApiRateLimiter : IDisposable
 {
-    public const string LimitHeader = "X-RateLimit-Limit";
-    public const string RemainingHeader = "X-RateLimit-Remaining";
-
     /// <summary>Licenses and worker credentials come from validated credentials; the cap only guards against an issuer minting endless ones.</summary>
     private const int MaxCachedKeys = 100_000;
 
@@ -108,8 +106,8 @@ public sealed class ApiRateLimiter : IDisposable
     {
         var http = (HttpContext)state;
         var headers = http.Response.Headers;
-        headers[LimitHeader] = BudgetOf(http).PermitLimitText;
-        headers[RemainingHeader] = Remaining(http).ToString(CultureInfo.InvariantCulture);
+        headers[ApiHeaders.RateLimitLimit] = BudgetOf(http).PermitLimitText;
+        headers[ApiHeaders.RateLimitRemaining] = Remaining(http).ToString(CultureInfo.InvariantCulture);
         return Task.CompletedTask;
     }
 

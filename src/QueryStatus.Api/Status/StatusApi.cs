@@ -1,9 +1,11 @@
+using System.Net.Mime;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using QueryStatus.Api.Auth;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Pipeline;
 using QueryStatus.Api.Store;
+using QueryStatus.Api.Validation;
 
 namespace QueryStatus.Api.Status;
 
@@ -37,7 +39,7 @@ public static class StatusApi
                 "[offset_start, offset_end) of its result. Parameters may be given as plain query parameters " +
                 "or inside one URL-encoded JSON object in `json`.")
             .WithValidation()
-            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
             .ProducesErrors(400, 401, 403, 404, 429);
 
         return routes;

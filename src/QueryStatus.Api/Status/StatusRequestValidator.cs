@@ -1,6 +1,7 @@
 using FluentValidation;
 using Microsoft.Extensions.Options;
 using QueryStatus.Api.Parameters;
+using QueryStatus.Api.Store;
 
 namespace QueryStatus.Api.Status;
 
@@ -12,7 +13,7 @@ public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
 
         RuleFor(r => r.ScheduleId)
             .NotEmpty().WithMessage("schedule_id: required.")
-            .Matches(ParameterRules.ScheduleId()).WithMessage($"schedule_id: must be {ParameterRules.ScheduleIdRule}.");
+            .Matches(ScheduleIds.Pattern()).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
 
         RuleFor(r => r.OffsetStartText)
             .Must(BeAnOffset!).When(r => r.OffsetStartText is not null)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Net.Mime;
 using System.Text.Json;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Store;
@@ -23,7 +24,7 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
     {
         var response = httpContext.Response;
         response.StatusCode = statusCode;
-        response.ContentType = ErrorEnvelope.ContentType;
+        response.ContentType = MediaTypeNames.Application.Json;
         if (location is not null)
         {
             response.Headers.Location = location;

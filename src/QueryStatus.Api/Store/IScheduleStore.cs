@@ -120,4 +120,6 @@ public readonly record struct RowPage(RowBuffer Rows, long Start, long End)
     }
 }
 
-public sealed class StoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>The store cannot be reached: the request answers 503; <paramref name="message"/> goes to the log only.</summary>
+public sealed class StoreUnavailableException(string message, Exception? inner = null)
+    : Errors.UnavailableException("The schedule store cannot be reached. Retry later.", message, inner);

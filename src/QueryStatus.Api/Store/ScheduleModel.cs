@@ -80,9 +80,9 @@ public sealed record ScheduleRecord(
 {
     public IEnumerable<string> Validate()
     {
-        if (!Parameters.ParameterRules.ScheduleId().IsMatch(ScheduleId))
+        if (!ScheduleIds.Pattern().IsMatch(ScheduleId))
         {
-            yield return $"schedule_id must be {Parameters.ParameterRules.ScheduleIdRule}";
+            yield return $"schedule_id must be {ScheduleIds.Rule}";
         }
         if (string.IsNullOrWhiteSpace(LicenseId))
         {

@@ -158,4 +158,4 @@ public static class SeedFile
             : throw new SeedFileException($"{where}: {name} is required and must be a non-empty string.");
 }
 
-public sealed class SeedFileException(string message) : Exception(message);
+public sealed class SeedFileException(string message) : Hosting.StartupException(message);

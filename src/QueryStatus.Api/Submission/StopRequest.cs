@@ -3,6 +3,7 @@ using System.Text.Json;
 using FluentValidation;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Parameters;
+using QueryStatus.Api.Store;
 
 namespace QueryStatus.Api.Submission;
 
@@ -47,6 +48,6 @@ public sealed class StopRequestValidator : AbstractValidator<StopRequest>
     {
         RuleFor(r => r.ScheduleId)
             .NotEmpty().WithMessage("schedule_id: required.")
-            .Matches(ParameterRules.ScheduleId()).WithMessage($"schedule_id: must be {ParameterRules.ScheduleIdRule}.");
+            .Matches(ScheduleIds.Pattern()).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
     }
 }

@@ -1,3 +1,4 @@
+using System.Net.Mime;
 using System.Runtime.InteropServices;
 using System.Security.Claims;
 using FluentValidation;
@@ -7,6 +8,7 @@ using QueryStatus.Api.Auth;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Status;
 using QueryStatus.Api.Store;
+using QueryStatus.Api.Validation;
 
 namespace QueryStatus.Api.Submission;
 
@@ -34,14 +36,14 @@ public static class SubmissionApi
                 "its status and a Location header pointing at the status URL. Only one run per schedule ID at a time: " +
                 "409 while the previous one has not finished; a finished one is replaced, results included.")
             .Accepts<SubmitRequest>("application/json")
-            .Produces<StatusResponseDoc>(StatusCodes.Status202Accepted, ErrorEnvelope.ContentType)
+            .Produces<StatusResponseDoc>(StatusCodes.Status202Accepted, MediaTypeNames.Application.Json)
             .ProducesErrors(400, 401, 403, 409, 413, 415, 429);
 
         group.MapPost("/stop", Stop)
             .WithName("StopQuery")
             .WithSummary("Stop a query: queued sub-queries are dropped, running ones abandoned")
             .WithDescription("`schedule_id` as on the status endpoint (plain or inside `json`), or in a JSON body. 409 if the run already finished.")
-            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .Produces<StatusResponseDoc>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
             .ProducesErrors(400, 401, 403, 404, 409, 429);
 
         return routes;

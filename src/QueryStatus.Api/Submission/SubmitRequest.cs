@@ -1,9 +1,10 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using FluentValidation;
 using QueryStatus.Api.Parameters;
+using QueryStatus.Api.Store;
 
 namespace QueryStatus.Api.Submission;
 
@@ -45,8 +46,8 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
     public SubmitRequestValidator()
     {
         RuleFor(r => r.ScheduleId)
-            .Matches(ParameterRules.ScheduleId()).When(r => r.ScheduleId is not null)
-            .WithMessage($"schedule_id: must be {ParameterRules.ScheduleIdRule} (or left out to get a generated one).");
+            .Matches(ScheduleIds.Pattern()).When(r => r.ScheduleId is not null)
+            .WithMessage($"schedule_id: must be {ScheduleIds.Rule} (or left out to get a generated one).");
         RuleFor(r => r.SubQueries)
             .NotNull().WithMessage("subqueries: required, an array of 1–10000 sub-queries.")
             .Must(s => s!.Count is >= 1 and <= SubmitRequest.MaxSubQueries)

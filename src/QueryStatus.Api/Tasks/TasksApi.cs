@@ -1,3 +1,4 @@
+using System.Net.Mime;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using FluentValidation;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.Options;
 using QueryStatus.Api.Auth;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Store;
+using QueryStatus.Api.Validation;
 
 namespace QueryStatus.Api.Tasks;
 
@@ -36,7 +38,7 @@ public static class TasksApi
             .WithName("LeaseTasks")
             .WithSummary("Lease ready tasks (FIFO per license, fair across licenses), waiting up to wait_seconds for one")
             .Accepts<LeaseRequest>("application/json")
-            .Produces<LeaseResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .Produces<LeaseResponse>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
             .ProducesErrors(400, 401, 403, 413, 415, 429);
 
         MapTaskCall<HeartbeatRequest>(group, "heartbeat", Heartbeat, "HeartbeatTask",
@@ -58,7 +60,7 @@ public static class TasksApi
             .WithName(name)
             .WithSummary(summary)
             .Accepts<TRequest>("application/json")
-            .Produces<TaskCallResponse>(StatusCodes.Status200OK, ErrorEnvelope.ContentType)
+            .Produces<TaskCallResponse>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
             .ProducesErrors(400, 401, 403, 404, 409, 413, 415, 429);
 
     /// <summary>Leases up to max_tasks tasks.</summary>
@@ -128,7 +130,7 @@ public static class TasksApi
                 reportRows ? outcome.RowsAccepted : null)),
         };
 
-    private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: ErrorEnvelope.ContentType);
+    private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: MediaTypeNames.Application.Json);
 
     private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<JsonElement>? values) =>
         values is null ? [] : [.. values.Select(v => (ReadOnlyMemory<byte>)JsonMarshal.GetRawUtf8Value(v).ToArray())];

@@ -1,6 +1,7 @@
 using FluentValidation;
+using QueryStatus.Api.Errors;
 
-namespace QueryStatus.Api.Errors;
+namespace QueryStatus.Api.Validation;
 
 /// <summary>
 /// Runs the FluentValidation validator of every argument that has one and answers 400 with the

@@ -1,6 +1,7 @@
-using QueryStatus.Api.RateLimiting;
+using Microsoft.Net.Http.Headers;
+using QueryStatus.Api.Http;
 
-namespace QueryStatus.Api.Observability;
+namespace QueryStatus.Api.Cors;
 
 public static class CorsExtensions
 {
@@ -13,6 +14,6 @@ public static class CorsExtensions
             .AllowAnyOrigin()
             .AllowAnyHeader()
             .WithMethods("GET", "POST", "OPTIONS")
-            .WithExposedHeaders(RequestIdMiddleware.Header, ApiRateLimiter.LimitHeader, ApiRateLimiter.RemainingHeader, "Retry-After")
+            .WithExposedHeaders(ApiHeaders.RequestId, ApiHeaders.RateLimitLimit, ApiHeaders.RateLimitRemaining, HeaderNames.RetryAfter)
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
 }

@@ -1,13 +1,15 @@
 using Microsoft.Extensions.Options;
-using QueryStatus.Api.Store;
 
-namespace QueryStatus.Api.Observability;
+namespace QueryStatus.Api.Hosting;
+
+/// <summary>A problem found while the service starts (a setting, a file it names) that whoever deploys it must fix.</summary>
+public class StartupException(string message) : Exception(message);
 
 public static class StartupExtensions
 {
     /// <summary>
-    /// Runs the app; a configuration or seed-file problem stops it with a one-paragraph message and exit
-    /// code 1 instead of a stack trace, so whoever deploys it sees what to fix.
+    /// Runs the app; a configuration problem (an invalid option, a <see cref="StartupException"/>) stops it with a
+    /// one-paragraph message and exit code 1 instead of a stack trace, so whoever deploys it sees what to fix.
     /// </summary>
     public static async Task RunOrReportAsync(this WebApplication app)
     {
@@ -15,7 +17,7 @@ public static class StartupExtensions
         {
             await app.RunAsync();
         }
-        catch (Exception e) when (e is OptionsValidationException or SeedFileException)
+        catch (Exception e) when (e is OptionsValidationException or StartupException)
         {
             // Only the app that owns the process may end quietly. Hosted in-process by someone else (a test
             // server, a tool), returning normally would hide the failure from that host, which then fails
