@@ -85,7 +85,7 @@ public sealed class BufferedConsoleSinkTests
     public void CompactJsonLinesStayWholeAndInOrderAroundOneLargerThanTheBuffer()
     {
         var big = new string('x', 100_000);
-        using (var sink = new BufferedConsoleSink(new Utf8CompactJsonFormatter(), Interval, _output, _time))
+        using (var sink = new BufferedConsoleSink(new Serilog.Formatting.Compact.CompactJsonFormatter(), Interval, _output, _time))
         {
             sink.Emit(Event(LogEventLevel.Information, "before"));
             sink.Emit(new LogEvent(DateTimeOffset.UnixEpoch, LogEventLevel.Information, null, new MessageTemplateParser().Parse("big {Big}"),
@@ -101,7 +101,7 @@ public sealed class BufferedConsoleSinkTests
     [Fact]
     public void AnEventLoggedWhileAnotherIsFormattedLeavesBothLinesWhole()
     {
-        using (var sink = new BufferedConsoleSink(new Utf8CompactJsonFormatter(), Interval, _output, _time))
+        using (var sink = new BufferedConsoleSink(new Serilog.Formatting.Compact.CompactJsonFormatter(), Interval, _output, _time))
         {
             var chatty = new ChattyValue(() => sink.Emit(Event(LogEventLevel.Information, "inner")));
             sink.Emit(new LogEvent(DateTimeOffset.UnixEpoch, LogEventLevel.Information, null, new MessageTemplateParser().Parse("outer {Chatty}"),
