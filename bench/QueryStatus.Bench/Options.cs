@@ -17,6 +17,11 @@ public sealed class Options
     public HashSet<string>? Only { get; private set; }
     public string? Markdown { get; private set; }
 
+    /// <summary>Minutes of soak load (0: the usual benchmark instead).</summary>
+    public int SoakMinutes { get; private set; }
+    public TimeSpan SoakRetention { get; private set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan SoakSweep { get; private set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Extra settings for QueryStatus (environment variables, e.g. Serilog__MinimumLevel__Default=Warning), for experiments.</summary>
     public Dictionary<string, string> QueryStatusSettings { get; } = [];
     public string CommandLine { get; private set; } = "";
@@ -65,6 +70,15 @@ public sealed class Options
                 case "--markdown":
                     o.Markdown = Next();
                     break;
+                case "--soak":
+                    o.SoakMinutes = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--soak-retention":
+                    o.SoakRetention = TimeSpan.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
+                case "--soak-sweep":
+                    o.SoakSweep = TimeSpan.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--qs-setting":
                     var setting = Next();
                     var eq = setting.IndexOf('=', StringComparison.Ordinal);
@@ -80,6 +94,10 @@ public sealed class Options
                     throw new BenchException($"unknown argument {args[i]}\n{Usage}");
             }
         }
+        if (o.SoakMinutes < 0 || o.SoakRetention <= TimeSpan.Zero || o.SoakSweep <= TimeSpan.Zero)
+        {
+            throw new BenchException("--soak must be ≥ 1 minute, --soak-retention and --soak-sweep positive TimeSpans (00:01:00)");
+        }
         if (o.SliceSeconds < 1 || o.Pairs < 1 || o.BigRows < 1000 || o.Connections < 1)
         {
             throw new BenchException("--slice, --pairs, --connections must be ≥ 1 and --big-rows ≥ 1000");
@@ -91,6 +109,9 @@ public sealed class Options
         "usage: bench/run.sh [--quick] [--slice SECONDS] [--pairs N] [--warmup SECONDS] [--connections N]\n" +
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
         "                    [--qs-setting NAME=VALUE]...\n" +
+        "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
+        "  --soak      sustained traffic for MINUTES (clients, workers, stops, expiry), memory sampled every 10 s; exits 1 unless\n" +
+        "              RSS stays flat, nothing is lost and the store gives everything back (see bench/RESULTS.md)\n" +
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +
         "  default     10 s slices, 3 pairs (A B, B A, A B), a 10,000,000-row big result, 3 write slices\n" +
         "  --qs-setting  an extra environment variable for QueryStatus, for experiments (e.g. Serilog__MinimumLevel__Default=Warning)\n" +

@@ -32,7 +32,9 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => servers.ForEach(s => s.Dispose(
 
 try
 {
-    var report = await new Bench(options, servers, workDir).RunAsync(cancel.Token);
+    var report = options.SoakMinutes > 0
+        ? await new Soak(options, servers, workDir).RunAsync(cancel.Token)
+        : await new Bench(options, servers, workDir).RunAsync(cancel.Token);
     Console.WriteLine();
     Console.WriteLine(report.Summary);
     if (options.Markdown is { } file)
@@ -451,9 +453,9 @@ namespace QueryStatus.Bench
             return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
         }
 
-        private static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+        internal static string Sha256(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
-        private static string RepoRoot()
+        internal static string RepoRoot()
         {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             {
@@ -465,7 +467,7 @@ namespace QueryStatus.Bench
             throw new BenchException("cannot find the repository root (QueryStatus.sln) above " + AppContext.BaseDirectory);
         }
 
-        private static string Machine()
+        internal static string Machine()
         {
             var memory = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)) ?? "";
             var kb = long.TryParse(memory.Split(' ', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1), CultureInfo.InvariantCulture, out var k) ? k : 0;
