@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace QueryStatus.Api.OpenApi;
 
@@ -37,7 +39,17 @@ public static class OpenApiExtensions
             o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, doc)] = [] });
             o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(ApiKeyScheme, doc)] = [] });
             o.OperationFilter<StatusOperationFilter>();
+            o.DocumentFilter<ServerDocumentFilter>();
+            o.DocumentFilter<TagDescriptionFilter>();
         });
+
+        // Types written by a JsonConverter of their own are documented as any JSON value, not by their members
+        // (Swashbuckle's resolver, which AddSwaggerGen registered, handles every other type).
+        var swashbuckle = services.Single(d => d.ServiceType == typeof(ISerializerDataContractResolver));
+        services.Replace(ServiceDescriptor.Singleton<ISerializerDataContractResolver>(s => new OwnConverterDataContractResolver(
+            (ISerializerDataContractResolver)(swashbuckle.ImplementationFactory?.Invoke(s)
+                ?? swashbuckle.ImplementationInstance
+                ?? ActivatorUtilities.CreateInstance(s, swashbuckle.ImplementationType!)))));
         return services;
     }
 

@@ -15,7 +15,7 @@ public sealed class StatusOperationFilter : IOperationFilter
         if (operation.OperationId == "StopQuery")
         {
             operation.Parameters ??= [];
-            operation.Parameters.Add(Query("schedule_id", "Schedule ID of the query to stop (or give it inside json, or in a JSON body).", JsonSchemaType.String, "demo_running"));
+            operation.Parameters.Add(Query("schedule_id", "Schedule ID of the query to stop (or give it inside json, or in a JSON body).", JsonSchemaType.String, JsonValue.Create("demo_running")));
             operation.Parameters.Add(Query("json", "JSON-encoded parameters, e.g. {\"schedule_id\":\"demo_running\"}.", JsonSchemaType.String, null));
             return;
         }
@@ -25,9 +25,9 @@ public sealed class StatusOperationFilter : IOperationFilter
         }
         operation.Parameters ??= [];
         operation.Parameters.Clear();
-        operation.Parameters.Add(Query("schedule_id", "Schedule ID for the query (1–50 characters of A-Z a-z 0-9 _ -). Required, here or in json.", JsonSchemaType.String, "demo_done"));
-        operation.Parameters.Add(Query("offset_start", "Starting row index for paginated response (0–1,000,000; default 0).", JsonSchemaType.Integer, "0"));
-        operation.Parameters.Add(Query("offset_end", "Ending row index for paginated response, exclusive (0–1,000,000; default: offset_start + the page cap).", JsonSchemaType.Integer, "100"));
+        operation.Parameters.Add(Query("schedule_id", "Schedule ID for the query (1–50 characters of A-Z a-z 0-9 _ -). Required, here or in json.", JsonSchemaType.String, JsonValue.Create("demo_done")));
+        operation.Parameters.Add(Query("offset_start", "Starting row index for paginated response (0–1,000,000; default 0).", JsonSchemaType.Integer, JsonValue.Create(0)));
+        operation.Parameters.Add(Query("offset_end", "Ending row index for paginated response, exclusive (0–1,000,000; default: offset_start + the page cap).", JsonSchemaType.Integer, JsonValue.Create(100)));
         operation.Parameters.Add(Query("json", "JSON-encoded query status parameters, e.g. {\"schedule_id\":\"demo_done\",\"offset_end\":100}.", JsonSchemaType.String, null));
         operation.Parameters.Add(Query("pretty", "true for indented JSON.", JsonSchemaType.Boolean, null));
 
@@ -68,13 +68,14 @@ public sealed class StatusOperationFilter : IOperationFilter
         ("503", Error("SERVICE_UNAVAILABLE", "The service is temporarily unavailable.", "The schedule store cannot be reached. Retry later.")),
     ];
 
-    private static OpenApiParameter Query(string name, string description, JsonSchemaType type, string? example) => new()
+    /// <summary>A query parameter; its example is a JSON value of the parameter's own type (an integer for an integer).</summary>
+    private static OpenApiParameter Query(string name, string description, JsonSchemaType type, JsonNode? example) => new()
     {
         Name = name,
         In = ParameterLocation.Query,
         Description = description,
         Required = false,
         Schema = new OpenApiSchema { Type = type },
-        Example = example is null ? null : JsonValue.Create(example),
+        Example = example,
     };
 }

@@ -11,7 +11,7 @@ public sealed record LeasedTaskDoc(
     [property: JsonPropertyName("task_id")] string TaskId,
     [property: JsonPropertyName("schedule_id")] string ScheduleId,
     [property: JsonPropertyName("license_id")] string LicenseId,
-    [property: JsonPropertyName("payload")] RawJson Payload,
+    [property: JsonPropertyName("payload"), System.ComponentModel.Description("The sub-query exactly as submitted: any JSON value (null for a seeded task).")] RawJson Payload,
     [property: JsonPropertyName("attempt")] int Attempt,
     [property: JsonPropertyName("lease_token")] string LeaseToken,
     [property: JsonPropertyName("lease_expires_at")] DateTime LeaseExpiresAt);
