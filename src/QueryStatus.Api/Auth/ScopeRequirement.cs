@@ -5,14 +5,13 @@ namespace QueryStatus.Api.Auth;
 
 /// <summary>
 /// What every scope policy asks, in one place: an enabled credential that grants the scope and, for client
-/// scopes, acts for a license. The framework's policies run it as their requirement; the status fast lane asks
-/// <see cref="Permits"/> directly, so both decide by the same rule.
+/// scopes, acts for a license. The framework's policies run it as their requirement, on every endpoint.
 /// </summary>
 public sealed class ScopeRequirement(string scope) : AuthorizationHandler<ScopeRequirement>, IAuthorizationRequirement
 {
     public string Scope { get; } = scope;
 
-    public static bool Permits(ClaimsPrincipal user, string scope) =>
+    private static bool Permits(ClaimsPrincipal user, string scope) =>
         user.Identity?.IsAuthenticated == true
         && !user.HasClaim(QueryStatusClaims.KeyDisabled, "true")
         && user.HasScope(scope)

@@ -6,9 +6,8 @@ using QueryStatus.Api.Tests.Infrastructure;
 namespace QueryStatus.Api.Tests.Auth;
 
 /// <summary>
-/// A JWT's license must be in <c>license_id</c> exactly (JWT claim types are case-sensitive), on the fast lane as in
-/// the pipeline. A scope claim counts in any case and even when it names no scope: an issuer's "Scope" claim must
-/// never turn into the default client scopes.
+/// A JWT's license must be in <c>license_id</c> exactly (JWT claim types are case-sensitive). A scope claim counts in
+/// any case and even when it names no scope: an issuer's "Scope" claim must never turn into the default client scopes.
 /// </summary>
 public sealed class JwtClaimFormTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
