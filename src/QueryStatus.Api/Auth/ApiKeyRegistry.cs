@@ -26,7 +26,7 @@ public sealed record ApiKeyEntry(string Id, string Name, string? LicenseId, bool
     /// properties here (no sign-in, no challenge reads them).
     /// </summary>
     public Task<AuthenticateResult> Authenticated =>
-        _authenticated ??= Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Principal, ApiKeyAuthenticationHandler.SchemeName)));
+        _authenticated ??= Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(Principal, CredentialAuthenticationHandler.SchemeName)));
 
     private ClaimsPrincipal CreatePrincipal()
     {
@@ -43,7 +43,7 @@ public sealed record ApiKeyEntry(string Id, string Name, string? LicenseId, bool
         {
             claims.Add(new Claim(QueryStatusClaims.KeyDisabled, "true"));
         }
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, ApiKeyAuthenticationHandler.SchemeName));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, CredentialAuthenticationHandler.ApiKeyAuthenticationType));
     }
 }
 

@@ -19,11 +19,10 @@ public static class AuthExtensions
         // The request line names the caller's license.
         services.Configure<RequestLogOptions>(o => o.LicenseOf = user => user.LicenseIdOrNull());
 
-        // One default scheme, the API-key handler, which hands JWT-shaped bearer tokens to JwtBearer itself: every
-        // request costs one handler, a JWT two (a policy scheme in front would cost one more for each).
-        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName,
-                o => o.ForwardDefaultSelector = AuthSchemeSelector.ForwardJwt)
+        // One scheme, JwtBearer's, whose handler answers API keys itself (CredentialAuthenticationHandler): every request
+        // costs one handler. AddJwtBearer keeps the framework's binding of Authentication:Schemes:Bearer and its options
+        // checks; only the handler type is ours.
+        services.AddAuthentication(CredentialAuthenticationHandler.SchemeName)
             // Issuer, audiences, signing keys or Authority come from Authentication:Schemes:Bearer, bound by
             // the framework before this delegate runs (what `dotnet user-jwts` writes): nothing here may
             // replace TokenValidationParameters.
@@ -43,6 +42,9 @@ public static class AuthExtensions
                     },
                 };
             });
+        services.AddTransient<CredentialAuthenticationHandler>();
+        services.Configure<AuthenticationOptions>(o =>
+            o.SchemeMap[CredentialAuthenticationHandler.SchemeName].HandlerType = typeof(CredentialAuthenticationHandler));
 
         // The framework validates issuer and audience only when some are configured; we never accept a
         // token whose issuer and audience nobody named.
