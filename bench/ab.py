@@ -14,10 +14,13 @@ slices (A B, B A, ...); prints req/s and server CPU us/request per slice and the
 loads both at the same time instead (one wrk -t1 -c32 each): whatever the machine does in those seconds it does
 to both, so the CPU-per-request ratio holds to about +-2% per pair where alternate slices swing +-10-15%. Use it
 to judge a change of a few per cent; req/s ratios are less steady this way (the two wrk share the CPUs too).
+    ABAUTH=jwt python3 bench/ab.py /tmp/a /tmp/b
+
+polls with a JWT (HS256, made here, sent as Authorization: Bearer) instead of the api_key parameter.
 For judging a change to QueryStatus itself: bench/run.sh measures against the bare baseline instead.
 Needs python3, wrk, curl.
 """
-import hashlib, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import base64, hashlib, hmac, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 dir_a, dir_b = sys.argv[1], sys.argv[2]
 pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
@@ -32,19 +35,46 @@ seed = os.path.join(work, "seed.json")
 with open(seed, "w") as f:
     json.dump({"schedules": [{"schedule_id": "ab_running", "license_id": "lic_ab", "status_code": "RUNNING",
                               "subqueries": ["DONE", "RUNNING", "QUEUED"], "failure": None, "data": []}]}, f)
-path = f"/enterprise/v2/query/status?schedule_id=ab_running&api_key={key}"
+auth = os.environ.get("ABAUTH", "apikey")
+if auth not in ("apikey", "jwt"):
+    sys.exit(f"ABAUTH must be apikey or jwt, not {auth}")
+signing_key = os.urandom(32)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt():
+    now = int(time.time())
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64url(json.dumps({"iss": "qs-ab", "aud": "querystatus", "sub": "ab", "license_id": "lic_ab",
+                                "nbf": now - 60, "exp": now + 3600}).encode())
+    signature = hmac.new(signing_key, f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64url(signature)}"
+
+
+if auth == "jwt":
+    path = "/enterprise/v2/query/status?schedule_id=ab_running"
+    headers = ["-H", f"Authorization: Bearer {jwt()}"]
+else:
+    path = f"/enterprise/v2/query/status?schedule_id=ab_running&api_key={key}"
+    headers = []
 
 
 def start(directory, port, extra):
     env = dict(os.environ, ASPNETCORE_ENVIRONMENT="Production", Store__SeedFile=seed,
                Auth__ApiKeys__0__KeyHash=hashlib.sha256(key.encode()).hexdigest(), Auth__ApiKeys__0__LicenseId="lic_ab",
-               RateLimiting__PermitLimit="100000000")
+               RateLimiting__PermitLimit="100000000",
+               Authentication__Schemes__Bearer__ValidIssuer="qs-ab", Authentication__Schemes__Bearer__ValidAudiences__0="querystatus",
+               Authentication__Schemes__Bearer__SigningKeys__0__Issuer="qs-ab",
+               Authentication__Schemes__Bearer__SigningKeys__0__Value=base64.b64encode(signing_key).decode())
     env.update(dict(kv.split("=", 1) for kv in extra.split() if kv))
     process = subprocess.Popen(["dotnet", "QueryStatus.Api.dll", "--urls", f"http://127.0.0.1:{port}"], cwd=directory,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         time.sleep(0.2)
-        if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]).returncode == 0:
+        if subprocess.run(["curl", "-sf", "-o", "/dev/null", *headers, f"http://127.0.0.1:{port}{path}"]).returncode == 0:
             return process
     process.kill()
     sys.exit(f"QueryStatus from {directory} did not answer on port {port}")
@@ -57,7 +87,7 @@ def cpu_us(pid):
 
 def load(process, port, seconds):
     before = cpu_us(process.pid)
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", *headers, f"http://127.0.0.1:{port}{path}"],
                          capture_output=True, text=True).stdout
     after = cpu_us(process.pid)
     if "Non-2xx" in out:
@@ -70,7 +100,7 @@ def load_both(seconds):
     """Both servers loaded at once, each by its own wrk with half the connections: whatever the machine does in
     those seconds, it does to both, so their CPU per request compares far more steadily than in alternate slices."""
     before = cpu_us(a.pid), cpu_us(b.pid)
-    runs = [subprocess.Popen(["wrk", "-t1", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+    runs = [subprocess.Popen(["wrk", "-t1", "-c32", f"-d{seconds}s", *headers, f"http://127.0.0.1:{port}{path}"],
                              stdout=subprocess.PIPE, text=True) for port in (5121, 5122)]
     outs = [run.communicate()[0] for run in runs]
     after = cpu_us(a.pid), cpu_us(b.pid)
