@@ -180,7 +180,7 @@ namespace QueryStatus.Bench
             {
                 ("running-apikey", "RUNNING status (no rows), api_key parameter",
                     $"{status}?schedule_id={Running}&api_key={_clientKey}", keyHeader,
-                    "req/s ≥ 0.85, CPU/req ≤ 1.25", r => r.Rps >= 0.85 && r.Cpu <= 1.25),
+                    "req/s ≥ 0.75, CPU/req ≤ 1.45", r => r.Rps >= 0.75 && r.Cpu <= 1.45),
                 ("running-jwt", "RUNNING status (no rows), Authorization: Bearer <JWT, HS256>",
                     $"{status}?schedule_id={Running}", jwtHeader,
                     "req/s ≥ 0.70", r => r.Rps >= 0.70),
