@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace QueryStatus.Api.Tests.Infrastructure;
+
+/// <summary>
+/// A throwaway PostgreSQL server for the tests: a fresh cluster in a temporary folder (initdb), listening on
+/// 127.0.0.1 only, on a free port, started once per test run and gone with it. Each test takes a database of its
+/// own (<see cref="CreateDatabaseAsync"/>), so no test sees another's data.
+/// </summary>
+/// <remarks>
+/// Uses Debian's server binaries (<c>/usr/lib/postgresql/N/bin</c>, newest N; <c>QS_POSTGRES_BIN</c> names another
+/// folder); <c>.ci/run</c> installs the <c>postgresql</c> package when they are missing. PostgreSQL refuses to run as
+/// root, so under root the cluster belongs to the <c>postgres</c> user the package creates. The server is a child of a
+/// small shell loop that stops it when this test process is gone, however the process ends. Durability settings are
+/// off (fsync, synchronous commit): the tests check what the store does, not the disk.
+/// </remarks>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private static readonly Lazy<Task<PostgresServer>> Shared = new(StartAsync);
+
+    private readonly string _bin;
+    private readonly string _folder;
+    private readonly bool _asPostgres;
+    private readonly Process _process;
+
+    private PostgresServer(string bin, string folder, bool asPostgres, Process process, int port)
+    {
+        _bin = bin;
+        _folder = folder;
+        _asPostgres = asPostgres;
+        _process = process;
+        Port = port;
+        AdminConnectionString = Connection(port, "postgres");
+    }
+
+    public int Port { get; }
+
+    /// <summary>The cluster's superuser on its <c>postgres</c> database.</summary>
+    public string AdminConnectionString { get; }
+
+    /// <summary>The server of this test run, started on first use.</summary>
+    public static Task<PostgresServer> GetAsync() => Shared.Value;
+
+    /// <summary>A new, empty database on the shared server; its connection string.</summary>
+    public static async Task<string> CreateDatabaseAsync()
+    {
+        var server = await GetAsync();
+        var name = "qs_" + Guid.NewGuid().ToString("N");
+        await using (var connection = new NpgsqlConnection(server.AdminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        return Connection(server.Port, name);
+    }
+
+    private static string Connection(int port, string database) =>
+        new NpgsqlConnectionStringBuilder
+        {
+            Host = "127.0.0.1",
+            Port = port,
+            Username = "qs",
+            Database = database,
+            // Tests open many short-lived data sources; keep each one's pool small.
+            MaxPoolSize = 20,
+        }.ConnectionString;
+
+    private static async Task<PostgresServer> StartAsync()
+    {
+        var bin = FindBinaries();
+        var folder = Path.Combine(Path.GetTempPath(), $"qs-pg-{Guid.NewGuid():N}");
+        var data = Path.Combine(folder, "data");
+        Directory.CreateDirectory(folder);
+        var asRoot = Environment.UserName == "root";
+        if (asRoot)
+        {
+            await RunAsync("chown", ["postgres:postgres", folder]);
+        }
+
+        await RunAsync(Path.Combine(bin, "initdb"),
+            ["-D", data, "-U", "qs", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"], asRoot);
+
+        var port = FreePort();
+        string[] settings =
+        [
+            "-c", "listen_addresses=127.0.0.1", "-c", $"port={port}", "-c", "unix_socket_directories=",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
+        ];
+        // The loop stops the server (fast shutdown) when this process is gone or the server ends on its own, then
+        // deletes the cluster: a test host that is killed leaves nothing running and nothing on disk.
+        var script = $"\"$0\" \"$@\" & pg=$!; while [ -d /proc/{Environment.ProcessId} ] && kill -0 $pg 2>/dev/null; do sleep 1; done; " +
+                     $"kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{folder}'";
+        var process = Start("bash", ["-c", script, Path.Combine(bin, "postgres"), "-D", data, .. settings], asRoot, folder);
+
+        var server = new PostgresServer(bin, folder, asRoot, process, port);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        await server.WaitUntilReadyAsync();
+        return server;
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(AdminConnectionString);
+                await connection.OpenAsync();
+                return;
+            }
+            catch (NpgsqlException) when (!_process.HasExited && deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(100);
+            }
+            catch (NpgsqlException e)
+            {
+                throw new InvalidOperationException(
+                    $"The test PostgreSQL server did not accept connections (log: {Path.Combine(_folder, "server.log")}).", e);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // An immediate shutdown through pg_ctl stops the postmaster and all its children; the watch loop then ends.
+            try
+            {
+                await RunAsync(Path.Combine(_bin, "pg_ctl"), ["stop", "-D", Path.Combine(_folder, "data"), "-m", "immediate", "-w"], _asPostgres);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already stopping or gone: the loop below still waits for the process.
+            }
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: the folder is in the temporary directory.
+        }
+    }
+
+    private static string FindBinaries()
+    {
+        if (Environment.GetEnvironmentVariable("QS_POSTGRES_BIN") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+        const string root = "/usr/lib/postgresql";
+        var newest = Directory.Exists(root)
+            ? Directory.GetDirectories(root)
+                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), out var v) ? v : -1))
+                .Where(d => d.Version >= 0 && File.Exists(Path.Combine(d.Dir, "bin", "postgres")))
+                .OrderByDescending(d => d.Version)
+                .Select(d => Path.Combine(d.Dir, "bin"))
+                .FirstOrDefault()
+            : null;
+        return newest ?? throw new InvalidOperationException(
+            "PostgreSQL's server binaries were not found in /usr/lib/postgresql/N/bin: install the 'postgresql' package " +
+            "(.ci/run does), or set QS_POSTGRES_BIN to the folder holding initdb and postgres.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static Process Start(string file, IReadOnlyList<string> arguments, bool asPostgres, string? logFolder = null)
+    {
+        var info = new ProcessStartInfo(asPostgres ? "runuser" : file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (asPostgres)
+        {
+            foreach (var argument in (string[])["-u", "postgres", "--", file])
+            {
+                info.ArgumentList.Add(argument);
+            }
+        }
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}.");
+        if (logFolder is not null)
+        {
+            // The server's log goes to a file beside its data (read when it does not start); nothing may block on a full pipe.
+            var log = Path.Combine(logFolder, "server.log");
+            _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+            _ = Task.Run(async () =>
+            {
+                await using var file = new FileStream(log, FileMode.Create, FileAccess.Write, FileShare.ReadWrite);
+                await process.StandardError.BaseStream.CopyToAsync(file);
+            });
+        }
+        return process;
+    }
+
+    private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres = false)
+    {
+        using var process = Start(file, arguments, asPostgres);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(file)} exited with {process.ExitCode}: {await error}{await output}");
+        }
+    }
+}
