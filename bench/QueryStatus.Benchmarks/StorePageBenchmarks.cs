@@ -9,7 +9,7 @@ namespace QueryStatus.Benchmarks;
 
 /// <summary>
 /// Serving a page from a 10,000,000-row result: the store's snapshot plus writing the rows the way
-/// StatusResult does (RowBuffer.WriteElements between the writer's brackets). The first and the last 100-row page should cost
+/// StatusResult does (the page's segments copied between the writer's brackets). The first and the last 100-row page should cost
 /// the same, and a 10,000-row page should allocate no more than a 100-row one (nothing per row).
 /// </summary>
 [MemoryDiagnoser]
@@ -62,10 +62,9 @@ public class StorePageBenchmarks
         _json.Reset(_sink);
         _json.WriteStartArray();
         _json.Flush();
-        var page = snapshot.Page;
-        for (var next = page.Start; next < page.End;)
+        foreach (var segment in snapshot.Page.Segments)
         {
-            next = page.Rows.WriteElements(next, page.End, first: next == page.Start, _sink, 64 * 1024);
+            _sink.Write(segment.Span);
         }
         _json.WriteEndArray();
         _json.Flush();

@@ -71,7 +71,7 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         json.WriteStartArray(Names.Data);
         json.Flush();
 
-        httpContext.Response.ContentLength = head.WrittenCount + page.Rows.MeasureElements(page.Start, page.End) + Tail.Length;
+        httpContext.Response.ContentLength = head.WrittenCount + page.ByteCount + Tail.Length;
 
         // Started before anything is written: bytes written into the pipe before the headers are held aside and
         // copied again once the headers go out (Kestrel's "data written before headers"), a whole extra copy of
@@ -89,12 +89,18 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
             body.Write(headCopy);
         }
 
-        for (var next = page.Start; next < page.End;)
+        // The page's stored bytes as they are, flushed every FlushThreshold bytes so a big page never sits whole in the pipe.
+        foreach (var segment in page.Segments)
         {
-            next = page.Rows.WriteElements(next, page.End, first: next == page.Start, body, FlushThreshold);
-            if (next < page.End)
+            for (var rest = segment; !rest.IsEmpty;)
             {
-                await body.FlushAsync(cancellation);
+                var piece = rest[..Math.Min(rest.Length, FlushThreshold)];
+                body.Write(piece.Span);
+                rest = rest[piece.Length..];
+                if (!rest.IsEmpty)
+                {
+                    await body.FlushAsync(cancellation);
+                }
             }
         }
         body.Write(Tail);
@@ -119,7 +125,7 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         json.WriteStartArray(Names.Data);
         foreach (var row in Snapshot.Page)
         {
-            // Indenting means re-reading the row; only people reading by eye ask for it.
+            // Indenting means re-reading the rows; only people reading by eye ask for it.
             using var document = JsonDocument.Parse(row);
             document.WriteTo(json);
             if (json.BytesPending >= FlushThreshold)

@@ -93,29 +93,77 @@ public sealed record StatusSnapshot(
     long TotalRows,
     RowPage Page);
 
-/// <summary>A window of rows of one result; enumerating it yields each row's bytes without copying.</summary>
-public readonly record struct RowPage(RowBuffer Rows, long Start, long End)
+/// <summary>
+/// A window of rows <c>[Start, End)</c> of one result, as the bytes of a JSON array's elements: the rows exactly as
+/// the workers sent them, separated by commas, in one or more read-only segments whose concatenation is
+/// <c>row,row,…,row</c> (empty for an empty window). Each segment holds whole rows, so a response is the segments
+/// copied in order between <c>[</c> and <c>]</c>, and a store can hand out its stored bytes without parsing them.
+/// </summary>
+/// <remarks>
+/// A value: a store hands out segments that nothing changes afterwards (the in-memory store's chunks of a finished
+/// result, a networked store's bytes read for this page), never a structure it still writes to.
+/// </remarks>
+public readonly struct RowPage
 {
-    public static RowPage Empty(long at) => new(RowBuffer.Empty, at, at);
+    private readonly ReadOnlyMemory<byte>[]? _segments;
+
+    public RowPage(long start, long end, ReadOnlyMemory<byte>[] segments)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(end, start);
+        Start = start;
+        End = end;
+        _segments = segments;
+        foreach (var segment in segments)
+        {
+            ByteCount += segment.Length;
+        }
+    }
+
+    public static RowPage Empty(long at) => new(at, at, []);
+
+    public long Start { get; }
+
+    public long End { get; }
 
     public long Count => End - Start;
 
-    public Enumerator GetEnumerator() => new(Rows, Start, End);
+    /// <summary>The bytes of all segments together: what goes between the array's brackets.</summary>
+    public long ByteCount { get; }
 
-    public struct Enumerator(RowBuffer rows, long start, long end)
+    public IReadOnlyList<ReadOnlyMemory<byte>> Segments => _segments ?? [];
+
+    /// <summary>
+    /// Each row's bytes, found by reading the elements once more (for callers that need rows one by one: indented
+    /// output, tests). The compact response copies <see cref="Segments"/> instead.
+    /// </summary>
+    public IEnumerator<ReadOnlyMemory<byte>> GetEnumerator()
     {
-        private long _next = start;
-
-        public ReadOnlyMemory<byte> Current { get; private set; }
-
-        public bool MoveNext()
+        if (ByteCount == 0)
         {
-            if (_next >= end)
-            {
-                return false;
-            }
-            Current = rows.Get(_next++);
-            return true;
+            yield break;
+        }
+        var array = new byte[ByteCount + 2];
+        array[0] = (byte)'[';
+        var at = 1;
+        foreach (var segment in Segments)
+        {
+            segment.Span.CopyTo(array.AsSpan(at));
+            at += segment.Length;
+        }
+        array[at] = (byte)']';
+
+        var rows = new List<ReadOnlyMemory<byte>>();
+        var reader = new System.Text.Json.Utf8JsonReader(array);
+        reader.Read(); // [
+        while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndArray)
+        {
+            var from = (int)reader.TokenStartIndex;
+            reader.Skip();
+            rows.Add(array.AsMemory(from, (int)reader.BytesConsumed - from));
+        }
+        foreach (var row in rows)
+        {
+            yield return row;
         }
     }
 }

@@ -737,7 +737,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             run.Failure,
             run.FinishedAt + _retention,
             total,
-            total > 0 ? new RowPage(run.Result, start, end) : RowPage.Empty(start));
+            new RowPage(start, end, run.Result.Segments(start, end)));
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);

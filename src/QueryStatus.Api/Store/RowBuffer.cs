@@ -4,7 +4,7 @@ namespace QueryStatus.Api.Store;
 /// Result rows as UTF-8 JSON exactly as received, packed back to back in large shared chunks, each followed by
 /// a comma, with one 8-byte index entry per row (chunk number and offset). Reading row <c>i</c> is O(1) whatever
 /// the number of rows, and rows cost their own bytes plus 9, not an object each. Because the commas are stored,
-/// the rows of a page that lie in one chunk are already the page's JSON array elements, and go out as one copy.
+/// the rows of a page that lie in one chunk are already the page's JSON array elements, handed out as one slice.
 /// </summary>
 /// <remarks>
 /// One writer at a time; readers only see rows appended before the buffer was published to them
@@ -139,89 +139,45 @@ public sealed class RowBuffer
     }
 
     /// <summary>
-    /// The bytes <see cref="WriteElements"/> writes for rows <c>[start, end)</c> of an array's first call: the
-    /// rows' lengths plus a comma between each two. Reads the index only (one entry per row, sequentially).
+    /// Rows <c>[start, end)</c> as JSON array elements (<c>row,row,…,row</c>): one slice of stored bytes per chunk the
+    /// window touches, commas included, less the last row's. Reads the index at each run's ends only (binary search),
+    /// so the cost is the number of chunks touched, whatever the offset; nothing is copied.
     /// </summary>
-    public long MeasureElements(long start, long end)
+    /// <remarks>The slices stay valid and unchanged as long as nothing is appended, which holds for a published result.</remarks>
+    public ReadOnlyMemory<byte>[] Segments(long start, long end)
     {
         if (start >= end)
         {
-            return 0; // An empty window, wherever it lies (past the last row too).
+            return []; // An empty window, wherever it lies (past the last row too).
         }
         ArgumentOutOfRangeException.ThrowIfNegative(start);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
 
-        // Each stored row carries its comma: the runs' bytes are the elements plus one comma too many.
-        long bytes = 0;
+        var segments = new List<ReadOnlyMemory<byte>>(2);
         for (var row = start; row < end;)
         {
             var (chunk, from, to, next) = Run(row, end);
-            bytes += to - from;
+            // Each stored row carries its comma; the window's last row goes without.
+            segments.Add(_chunks[chunk].AsMemory(from, next == end ? to - from - 1 : to - from));
             row = next;
         }
-        return bytes - 1;
+        return [.. segments];
     }
 
     /// <summary>
-    /// Writes rows <c>[start, end)</c> as the elements of a JSON array (<c>row,row,...</c>, with a comma before
-    /// <paramref name="start"/> unless <paramref name="first"/> says it is the array's first element) straight into
-    /// <paramref name="writer"/>, stopping at the first row boundary after <paramref name="minBytes"/> were written
-    /// (so the caller can flush). Returns the row to continue from (<paramref name="end"/> when done). The rows of
-    /// one chunk go out as one copy of their stored bytes, commas included; nothing is allocated.
+    /// The longest run of rows from <paramref name="row"/> (before <paramref name="end"/>) that lie in one chunk: its
+    /// chunk, its stored bytes <c>[From, To)</c> (each row with its comma) and the row after it.
     /// </summary>
-    public long WriteElements(long start, long end, bool first, System.Buffers.IBufferWriter<byte> writer, int minBytes)
-    {
-        if (start >= end)
-        {
-            return Math.Max(start, end);
-        }
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, Count);
-
-        long written = 0;
-        if (!first)
-        {
-            writer.GetSpan(1)[0] = Separator;
-            writer.Advance(1);
-            written = 1;
-        }
-        var row = start;
-        while (row < end)
-        {
-            var (chunk, from, to, next) = Run(row, end, Math.Max(1, minBytes - written));
-            // The call's last row goes without its comma; the next call (or the array's end) supplies what follows.
-            var last = next == end || written + (to - from) >= minBytes;
-            if (last)
-            {
-                to--;
-            }
-            Copy(_chunks[chunk].AsSpan(from, to - from), writer);
-            written += to - from;
-            row = next;
-            if (last)
-            {
-                break;
-            }
-        }
-        return row;
-    }
-
-    /// <summary>
-    /// The longest run of rows from <paramref name="row"/> (before <paramref name="end"/>) that lie in one chunk and,
-    /// once it holds at least one row, stays under <paramref name="maxBytes"/>: its chunk, its stored bytes
-    /// <c>[From, To)</c> (each row with its comma) and the row after it.
-    /// </summary>
-    private (int Chunk, int From, int To, long Next) Run(long row, long end, long maxBytes = long.MaxValue)
+    private (int Chunk, int From, int To, long Next) Run(long row, long end)
     {
         var (chunk, from) = Locate(row);
-        // The first row after the run: chunk numbers never decrease and offsets grow within a chunk, so "in a later
-        // chunk, or past the byte budget" holds from some row on; binary search finds it without reading every row.
+        // The first row after the run: chunk numbers never decrease, so "in a later chunk" holds from some row on;
+        // binary search finds it without reading every row.
         long low = row + 1, high = end;
         while (low < high)
         {
             var middle = low + ((high - low) / 2);
-            var (middleChunk, middleOffset) = Locate(middle);
-            if (middleChunk != chunk || middleOffset - from >= maxBytes)
+            if (Locate(middle).Chunk != chunk)
             {
                 high = middle;
             }
@@ -233,18 +189,6 @@ public sealed class RowBuffer
         var next = low;
         var to = next < Count && Locate(next) is var (nextChunk, nextOffset) && nextChunk == chunk ? nextOffset : _chunkUsed[chunk];
         return (chunk, from, to, next);
-    }
-
-    private static void Copy(ReadOnlySpan<byte> bytes, System.Buffers.IBufferWriter<byte> writer)
-    {
-        while (!bytes.IsEmpty)
-        {
-            var span = writer.GetSpan();
-            var n = Math.Min(span.Length, bytes.Length);
-            bytes[..n].CopyTo(span);
-            writer.Advance(n);
-            bytes = bytes[n..];
-        }
     }
 
     private (int Chunk, int Offset) Locate(long row)

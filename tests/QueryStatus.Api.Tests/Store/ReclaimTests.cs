@@ -77,7 +77,9 @@ public sealed class ReclaimTests
                 var snapshot = Wait(store.GetStatusAsync(license, scheduleId, AllRows, default))!;
                 Assert.Equal(ScheduleStatus.Success, snapshot.Status);
                 Assert.Equal(3 * 52, snapshot.TotalRows);
-                refs.Add(new WeakReference(snapshot.Page.Rows));
+                // The result's stored bytes: the array under the page's first segment.
+                Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(snapshot.Page.Segments[0], out var stored));
+                refs.Add(new WeakReference(stored.Array));
                 break;
             case Ending.Stopped:
                 Assert.Equal(WriteResult.Ok, Wait(store.CompleteAsync(leased[0].TaskId, leased[0].LeaseToken, [], [], default)).Result);
