@@ -69,12 +69,13 @@ public static class AuthExtensions
             o.TokenHandlers.Add(new CachingJsonWebTokenHandler(time) { MapInboundClaims = o.MapInboundClaims });
         });
 
-        // One policy per scope, named after it (the rule is ScopeRequirement's). Authenticated first, so that an
-        // anonymous caller is challenged (401) rather than forbidden.
+        // One policy per scope, named after it, with one requirement: the rule is ScopeRequirement's (an authenticated
+        // caller among it). A failed policy is a challenge (401) when authentication did not succeed and a forbid (403)
+        // when it did: the policy evaluator decides that, so no separate "authenticated" requirement is needed.
         var authorization = services.AddAuthorizationBuilder();
         foreach (var scope in Scopes.All)
         {
-            authorization.AddPolicy(scope, policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement(scope)));
+            authorization.AddPolicy(scope, policy => policy.AddRequirements(new ScopeRequirement(scope)));
         }
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, DescribingAuthorizationResultHandler>();
         return services;

@@ -14,9 +14,9 @@ namespace QueryStatus.Api.Validation;
 /// </remarks>
 public sealed class ValidationFilter
 {
-    private readonly (int Index, IValidator Validator)[] _validators;
+    private readonly (int Index, Func<object, FluentValidation.Results.ValidationResult> Validate)[] _validators;
 
-    private ValidationFilter((int Index, IValidator Validator)[] validators) => _validators = validators;
+    private ValidationFilter((int Index, Func<object, FluentValidation.Results.ValidationResult> Validate)[] validators) => _validators = validators;
 
     /// <summary>The filter for a handler, or null when none of its parameters has a validator.</summary>
     public static ValidationFilter? For(EndpointFilterFactoryContext context)
@@ -25,9 +25,9 @@ public sealed class ValidationFilter
         var validators = context.MethodInfo.GetParameters()
             .Select((parameter, index) => (Index: index, Type: parameter.ParameterType))
             .Where(p => !p.Type.IsByRef && !p.Type.IsPointer && !p.Type.ContainsGenericParameters)
-            .Select(p => (p.Index, Validator: services.GetService(typeof(IValidator<>).MakeGenericType(p.Type)) as IValidator))
+            .Select(p => (p.Index, p.Type, Validator: services.GetService(typeof(IValidator<>).MakeGenericType(p.Type))))
             .Where(p => p.Validator is not null)
-            .Select(p => (p.Index, p.Validator!))
+            .Select(p => (p.Index, Typed(p.Type, p.Validator!)))
             .ToArray();
         return validators.Length == 0 ? null : new ValidationFilter(validators);
     }
@@ -41,9 +41,7 @@ public sealed class ValidationFilter
             {
                 continue;
             }
-            // Synchronously: our validators have no asynchronous rules (FluentValidation throws if one ever does), and
-            // the synchronous run costs a fifth less on every request.
-            var result = validator.Validate(new ValidationContext<object>(argument));
+            var result = validator(argument);
             if (!result.IsValid)
             {
                 var description = string.Join(" ", result.Errors.Select(e => e.ErrorMessage).Distinct());
@@ -52,6 +50,21 @@ public sealed class ValidationFilter
         }
         return next(context);
     }
+
+    /// <summary>
+    /// The validator called through its typed entry point: one validation context per call, where the untyped
+    /// <see cref="IValidator.Validate(IValidationContext)"/> makes a second, typed one from the first. Synchronously: our
+    /// validators have no asynchronous rules (FluentValidation throws if one ever does), and the synchronous run costs
+    /// a fifth less on every request.
+    /// </summary>
+    private static Func<object, FluentValidation.Results.ValidationResult> Typed(Type type, object validator) =>
+        (Func<object, FluentValidation.Results.ValidationResult>)typeof(ValidationFilter)
+            .GetMethod(nameof(TypedFor), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(type)
+            .Invoke(null, [validator])!;
+
+    private static Func<object, FluentValidation.Results.ValidationResult> TypedFor<T>(IValidator<T> validator) =>
+        argument => validator.Validate((T)argument);
 }
 
 public static class ValidationFilterExtensions
