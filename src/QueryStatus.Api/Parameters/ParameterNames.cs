@@ -11,10 +11,12 @@ public static class ParameterNames
     public const string ApiKey = "api_key";
     public const string Pretty = "pretty";
 
-    public static readonly IReadOnlyCollection<string> All =
-        new HashSet<string>([ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty], StringComparer.Ordinal);
+    /// <summary>Every name, each at its slot: <see cref="RequestParameters"/> keeps a request's values by slot.</summary>
+    public static readonly IReadOnlyList<string> InOrder = [ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty];
 
-    /// <summary>Each name in any case (as the query string matches them) to the name as written here.</summary>
-    public static readonly FrozenDictionary<string, string> Canonical =
-        All.ToFrozenDictionary(name => name, name => name, StringComparer.OrdinalIgnoreCase);
+    public static readonly IReadOnlyCollection<string> All = new HashSet<string>(InOrder, StringComparer.Ordinal);
+
+    /// <summary>Each name in any case (as the query string matches them) to its slot in <see cref="InOrder"/>.</summary>
+    public static readonly FrozenDictionary<string, int> Slots =
+        InOrder.Select((name, slot) => (name, slot)).ToFrozenDictionary(p => p.name, p => p.slot, StringComparer.OrdinalIgnoreCase);
 }

@@ -14,12 +14,13 @@ public sealed class RequestParameters
 {
     public const string JsonParameter = "json";
 
-    private readonly Dictionary<string, string> _values;
+    /// <summary>The values by slot (<see cref="ParameterNames.InOrder"/>): five references, where a dictionary per request cost five times that.</summary>
+    private readonly string?[] _values;
 
-    private RequestParameters(Dictionary<string, string> values) => _values = values;
+    private RequestParameters(string?[] values) => _values = values;
 
     /// <summary>The parameter's value as text, or null when absent (a JSON <c>null</c> counts as absent).</summary>
-    public string? this[string name] => _values.GetValueOrDefault(name);
+    public string? this[string name] => ParameterNames.Slots.TryGetValue(name, out var slot) ? _values[slot] : null;
 
     /// <summary>
     /// Parses and caches the parameters of <paramref name="context"/>; throws a 400
@@ -36,8 +37,8 @@ public sealed class RequestParameters
         return parsed;
     }
 
-    private static readonly FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CanonicalSpans =
-        ParameterNames.Canonical.GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly FrozenDictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> SlotsBySpan =
+        ParameterNames.Slots.GetAlternateLookup<ReadOnlySpan<char>>();
 
     /// <summary>
     /// One pass over the raw query string with the framework's own <see cref="QueryStringEnumerable"/> (the splitting
@@ -46,17 +47,18 @@ public sealed class RequestParameters
     /// </summary>
     private static RequestParameters Parse(string? queryString)
     {
-        var values = new Dictionary<string, string>(capacity: 4, StringComparer.Ordinal);
+        var values = new string?[ParameterNames.InOrder.Count];
         string? json = null;
         foreach (var pair in new QueryStringEnumerable(queryString))
         {
             var key = pair.DecodeName().Span;
-            if (CanonicalSpans.TryGetValue(key, out var name))
+            if (SlotsBySpan.TryGetValue(key, out var slot))
             {
-                if (!values.TryAdd(name, pair.DecodeValue().ToString()))
+                if (values[slot] is not null)
                 {
-                    throw ApiException.BadRequest($"{name}: given more than once; give it once.");
+                    throw ApiException.BadRequest($"{ParameterNames.InOrder[slot]}: given more than once; give it once.");
                 }
+                values[slot] = pair.DecodeValue().ToString();
             }
             else if (key.Equals(JsonParameter, StringComparison.OrdinalIgnoreCase))
             {
@@ -74,12 +76,13 @@ public sealed class RequestParameters
 
         foreach (var (name, value) in ReadJsonObject(json, ParameterNames.All))
         {
-            if (values.TryGetValue(name, out var plain) && !SameValue(plain, value))
+            var slot = ParameterNames.Slots[name];
+            if (values[slot] is { } plain && !SameValue(plain, value))
             {
                 throw ApiException.BadRequest(
                     $"{name}: given both in json and as a plain parameter with different values; give it once.");
             }
-            values[name] = value;
+            values[slot] = value;
         }
         return new RequestParameters(values);
     }
