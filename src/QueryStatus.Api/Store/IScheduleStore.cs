@@ -25,12 +25,15 @@ public interface IScheduleStore
 
     /// <summary>
     /// Starts a run of <see cref="SubmitCommand.ScheduleId"/> for the license: <c>Ok</c> with its status,
-    /// or <c>Conflict</c> while an earlier run of that ID has not finished. A finished earlier run and
+    /// or <see cref="RunRefusal.RunNotFinished"/> while an earlier run of that ID has not finished. A finished earlier run and
     /// its results are replaced.
     /// </summary>
     ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken);
 
-    /// <summary>Stops a run: queued tasks dropped, running ones abandoned. <c>Conflict</c> if it already finished.</summary>
+    /// <summary>
+    /// Stops a run: queued tasks dropped, running ones abandoned. <see cref="RunRefusal.RunAlreadyFinished"/> if it already
+    /// finished, <see cref="RunRefusal.ScheduleNotFound"/> if the license has no such run.
+    /// </summary>
     ValueTask<WriteOutcome> StopAsync(string licenseId, string scheduleId, CancellationToken cancellationToken);
 
     /// <summary>

@@ -73,6 +73,10 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 $"Schedule '{schedule.ScheduleId}' is inconsistent: {string.Join("; ", problems)}.", nameof(schedule));
         }
 
+        // The store's own copy: the caller may append to its buffer later, and Finish trims this one in place.
+        var rows = new RowBuffer();
+        rows.AppendRange(schedule.Rows, 0, schedule.Rows.Count);
+
         lock (_gate)
         {
             // No Tick here: a seed describes state as of now; what it makes due is applied by the next read or sweep.
@@ -85,7 +89,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             var run = AddRun(schedule.LicenseId, schedule.ScheduleId);
             run.Status = schedule.Status;
             run.Failure = schedule.Failure;
-            run.Result = schedule.Rows;
+            run.Result = rows;
 
             foreach (var state in schedule.SubQueries)
             {
@@ -93,7 +97,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 switch (state)
                 {
                     case SubQueryState.Done:
-                        item.State = TaskState.Done;
+                        item.State = ItemState.Done;
                         item.Attempt = 1;
                         break;
                     case SubQueryState.Running:
@@ -172,8 +176,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             {
                 if (!old.Status.IsFinished())
                 {
-                    return ValueTask.FromResult(WriteOutcome.Conflict(
-                        $"schedule_id '{command.ScheduleId}' has a run that has not finished ({old.Status.ToWire()}); stop it or wait for it to finish."));
+                    return ValueTask.FromResult(WriteOutcome.Refused(RunRefusal.RunNotFinished, old.Status));
                 }
                 RemoveRun(old);
             }
@@ -204,13 +207,11 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             var now = Tick();
             if (!_runs.TryGetValue((licenseId, scheduleId), out var run))
             {
-                return ValueTask.FromResult(WriteOutcome.NotFound(
-                    $"No query with schedule_id '{scheduleId}' exists for this license, or its results have expired."));
+                return ValueTask.FromResult(WriteOutcome.Refused(RunRefusal.ScheduleNotFound));
             }
             if (run.Status.IsFinished())
             {
-                return ValueTask.FromResult(WriteOutcome.Conflict(
-                    $"The run of schedule_id '{scheduleId}' has already finished ({run.Status.ToWire()})."));
+                return ValueTask.FromResult(WriteOutcome.Refused(RunRefusal.RunAlreadyFinished, run.Status));
             }
             Finish(run, ScheduleStatus.Stopped, now);
             return ValueTask.FromResult(new WriteOutcome(WriteResult.Ok, Status: Snapshot(run, new PageWindow(0, 0, 0))));
@@ -298,7 +299,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         lock (_gate)
         {
             var now = Tick();
-            if (_tasks.TryGetValue(taskId, out var done) && done.State == TaskState.Done && done.CompletedToken == leaseToken)
+            if (_tasks.TryGetValue(taskId, out var done) && done.State == ItemState.Done && done.CompletedToken == leaseToken)
             {
                 return ValueTask.FromResult(Outcome(WriteResult.Duplicate, done));
             }
@@ -331,14 +332,14 @@ public sealed class InMemoryScheduleStore : IScheduleStore
             run.LastCommittedIndex = Math.Max(run.LastCommittedIndex, item.Index);
 
             EndAttempt(item);
-            item.State = TaskState.Done;
+            item.State = ItemState.Done;
             item.CompletedToken = leaseToken;
 
             foreach (var payload in payloads)
             {
                 Enqueue(AddTask(run, payload), atFront: false);
             }
-            if (run.Tasks.TrueForAll(t => t.State == TaskState.Done))
+            if (run.Tasks.TrueForAll(t => t.State == ItemState.Done))
             {
                 Finish(run, ScheduleStatus.Success, now);
             }
@@ -416,7 +417,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     private void StartLease(WorkItem item, string workerId, TimeSpan duration, DateTimeOffset now)
     {
-        item.State = TaskState.Running;
+        item.State = ItemState.Running;
         item.Attempt++;
         item.LeaseToken = RandomIds.UrlSafe(24);
         item.LeaseExpiresAt = now + duration;
@@ -431,7 +432,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     /// <summary>
     /// Takes a running task out of its lease, whatever ends it (completion, failure, expiry, the run's end): the
-    /// only way out of <see cref="TaskState.Running"/>, so a task's lease deadline never outlives its lease.
+    /// only way out of <see cref="ItemState.Running"/>, so a task's lease deadline never outlives its lease.
     /// What it staged is discarded (completion has moved it into the result first).
     /// </summary>
     private void EndAttempt(WorkItem item)
@@ -446,7 +447,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     private void Enqueue(WorkItem item, bool atFront)
     {
         var license = item.Run.License;
-        item.State = TaskState.Queued;
+        item.State = ItemState.Queued;
         if (atFront)
         {
             license.Queued.AddFirst(item.QueueNode);
@@ -487,16 +488,16 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             switch (item.State)
             {
-                case TaskState.Queued:
+                case ItemState.Queued:
                     run.License.Queued.Remove(item.QueueNode);
-                    item.State = TaskState.Dropped;
+                    item.State = ItemState.Dropped;
                     break;
-                case TaskState.Running:
+                case ItemState.Running:
                     EndAttempt(item);
-                    item.State = TaskState.Dropped;
+                    item.State = ItemState.Dropped;
                     break;
-                case TaskState.Pending:
-                    item.State = TaskState.Dropped;
+                case ItemState.Pending:
+                    item.State = ItemState.Dropped;
                     break;
             }
         }
@@ -542,7 +543,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         }
         FailRun(run, new Failure("RESULT_TOO_LARGE",
             $"The query produced more than {_scheduler.MaxRowsPerRun} rows, the most one query may return."), _time.GetUtcNow());
-        return TaskOutcome.Conflict("The run failed with RESULT_TOO_LARGE: these rows would exceed the row limit.");
+        return TaskOutcome.Refused(TaskRefusal.ResultTooLarge);
     }
 
     private int MaxConcurrent(string licenseId) =>
@@ -692,35 +693,43 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         refused = null;
         if (!_tasks.TryGetValue(taskId, out item!))
         {
-            refused = TaskOutcome.NotFound($"No task '{taskId}' exists, or its query's results have expired.");
+            refused = TaskOutcome.Refused(TaskRefusal.TaskNotFound);
             return false;
         }
-        if (item.State == TaskState.Running && item.LeaseToken == leaseToken)
+        if (item.State == ItemState.Running && item.LeaseToken == leaseToken)
         {
             return true;
         }
-        var reason = item.State switch
+        refused = item.State switch
         {
-            TaskState.Dropped when item.Run.Status == ScheduleStatus.Stopped => "The query was stopped; this task was abandoned.",
-            TaskState.Dropped => $"The query finished ({item.Run.Status.ToWire()}); this task was abandoned.",
-            TaskState.Done => "The task was already completed under another lease.",
-            TaskState.Queued => "The lease expired; the task is waiting to be leased again.",
-            _ => "The lease token is stale or unknown: the lease expired and the task was leased again.",
+            ItemState.Dropped => TaskOutcome.Refused(TaskRefusal.QueryEnded, item.Run.Status),
+            ItemState.Done => TaskOutcome.Refused(TaskRefusal.TaskAlreadyCompleted),
+            ItemState.Queued => TaskOutcome.Refused(TaskRefusal.LeaseExpired),
+            // Running under another token, or Pending (never leased): either way not a token of this task's lease.
+            _ => TaskOutcome.Refused(TaskRefusal.UnknownLease),
         };
-        refused = TaskOutcome.Conflict(reason);
         return false;
     }
 
-    private TaskOutcome Outcome(WriteResult result, WorkItem item) =>
-        new(result, null, item.State.ToString().ToUpperInvariant(), item.Attempt,
-            item.State == TaskState.Running ? item.LeaseExpiresAt : null);
+    private static TaskOutcome Outcome(WriteResult result, WorkItem item) =>
+        new(result, TaskState: item.State switch
+            {
+                // No call answers for a Pending task (it was never leased, so every token is refused); it would wait like a queued one.
+                ItemState.Pending or ItemState.Queued => TaskState.Queued,
+                ItemState.Running => TaskState.Running,
+                ItemState.Done => TaskState.Done,
+                ItemState.Dropped => TaskState.Failed,
+                _ => throw new ArgumentOutOfRangeException(nameof(item)),
+            },
+            Attempt: item.Attempt,
+            LeaseExpiresAt: item.State == ItemState.Running ? item.LeaseExpiresAt : null);
 
     private StatusSnapshot Snapshot(Run run, PageWindow window)
     {
         var ready = 0;
         foreach (var item in run.Tasks)
         {
-            if (item.State == TaskState.Done)
+            if (item.State == ItemState.Done)
             {
                 ready++;
             }
@@ -742,7 +751,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private enum TaskState
+    private enum ItemState
     {
         /// <summary>Its run waits for its start time; not in any queue yet.</summary>
         Pending,
@@ -814,7 +823,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         /// <summary>Its place in the license queue while queued: removal is O(1) when a run ends.</summary>
         public LinkedListNode<WorkItem> QueueNode { get; }
 
-        public TaskState State { get; set; } = TaskState.Pending;
+        public ItemState State { get; set; } = ItemState.Pending;
         public int Attempt { get; set; }
         public string? LeaseToken { get; set; }
         public DateTimeOffset LeaseExpiresAt { get; set; }

@@ -63,7 +63,7 @@ public static class SubmissionApi
         var outcome = await store.SubmitAsync(new SubmitCommand(user.GetLicenseId(), scheduleId, payloads, notBefore), cancellationToken);
         return outcome.Result == WriteResult.Ok
             ? new StatusResult(outcome.Status!, pretty: false, StatusCodes.Status202Accepted, StatusApi.StatusLocation(scheduleId))
-            : outcome.ToError();
+            : outcome.ToError(scheduleId);
     }
 
     /// <summary>Stops a run of the caller's license.</summary>
@@ -74,15 +74,21 @@ public static class SubmissionApi
         CancellationToken cancellationToken)
     {
         var outcome = await store.StopAsync(user.GetLicenseId(), request.ScheduleId!, cancellationToken);
-        return outcome.Result == WriteResult.Ok ? new StatusResult(outcome.Status!, pretty: false) : outcome.ToError();
+        return outcome.Result == WriteResult.Ok ? new StatusResult(outcome.Status!, pretty: false) : outcome.ToError(request.ScheduleId!);
     }
 
     /// <summary>"q_" and 24 random URL-safe characters: within the schedule_id rule, unguessable.</summary>
     private static string NewScheduleId() => "q_" + RandomIds.UrlSafe(18);
 
-    private static ErrorResult ToError(this WriteOutcome outcome) => outcome.Result switch
+    /// <summary>The answer to a refused submit or stop: the store gives the code, the client reads this.</summary>
+    internal static ErrorResult ToError(this WriteOutcome refused, string scheduleId) => refused.Refusal switch
     {
-        WriteResult.NotFound => new ErrorResult(StatusCodes.Status404NotFound, outcome.Reason, message: "Query status not found."),
-        _ => new ErrorResult(StatusCodes.Status409Conflict, outcome.Reason),
+        // The status endpoint's own answer: one sentence for "no such query", whichever call asked.
+        RunRefusal.ScheduleNotFound => StatusApi.NotFound(scheduleId),
+        RunRefusal.RunNotFinished => new ErrorResult(StatusCodes.Status409Conflict,
+            $"schedule_id '{scheduleId}' has a run that has not finished ({refused.RunStatus?.ToWire()}); stop it or wait for it to finish."),
+        RunRefusal.RunAlreadyFinished => new ErrorResult(StatusCodes.Status409Conflict,
+            $"The run of schedule_id '{scheduleId}' has already finished ({refused.RunStatus?.ToWire()})."),
+        _ => throw new ArgumentOutOfRangeException(nameof(refused), refused.Refusal, "Not a refusal of a submit or stop."),
     };
 }

@@ -118,17 +118,39 @@ public static class TasksApi
     private static Results<JsonHttpResult<TaskCallResponse>, ErrorResult> Answer(string taskId, TaskOutcome outcome, bool reportRows = false) =>
         outcome.Result switch
         {
-            WriteResult.NotFound => new ErrorResult(StatusCodes.Status404NotFound, outcome.Reason, message: "Task not found."),
-            WriteResult.Conflict => new ErrorResult(StatusCodes.Status409Conflict, outcome.Reason),
+            WriteResult.NotFound => new ErrorResult(StatusCodes.Status404NotFound, Describe(outcome, taskId), message: "Task not found."),
+            WriteResult.Conflict => new ErrorResult(StatusCodes.Status409Conflict, Describe(outcome, taskId)),
             _ => Json(new TaskCallResponse(
                 taskId,
-                // A task dropped by the failure it just reported is, to its worker, failed.
-                outcome.TaskState == "DROPPED" ? "FAILED" : outcome.TaskState!,
+                ToWire(outcome.TaskState!.Value),
                 outcome.Attempt,
                 outcome.LeaseExpiresAt?.UtcDateTime,
                 outcome.Result == WriteResult.Duplicate,
                 reportRows ? outcome.RowsAccepted : null)),
         };
+
+    /// <summary>The <c>state</c> of a task call's answer.</summary>
+    internal static string ToWire(TaskState state) => state switch
+    {
+        TaskState.Queued => "QUEUED",
+        TaskState.Running => "RUNNING",
+        TaskState.Done => "DONE",
+        TaskState.Failed => "FAILED",
+        _ => throw new ArgumentOutOfRangeException(nameof(state)),
+    };
+
+    /// <summary>The <c>error.description</c> of a refused task call: the store gives the code, the worker reads this.</summary>
+    internal static string Describe(TaskOutcome refused, string taskId) => refused.Refusal switch
+    {
+        TaskRefusal.TaskNotFound => $"No task '{taskId}' exists, or its query's results have expired.",
+        TaskRefusal.LeaseExpired => "The lease expired; the task is waiting to be leased again.",
+        TaskRefusal.UnknownLease => "The lease token is stale or unknown: the lease expired and the task was leased again.",
+        TaskRefusal.TaskAlreadyCompleted => "The task was already completed under another lease.",
+        TaskRefusal.QueryEnded when refused.RunStatus == ScheduleStatus.Stopped => "The query was stopped; this task was abandoned.",
+        TaskRefusal.QueryEnded => $"The query finished ({refused.RunStatus?.ToWire()}); this task was abandoned.",
+        TaskRefusal.ResultTooLarge => "The run failed with RESULT_TOO_LARGE: these rows would exceed the row limit.",
+        _ => throw new ArgumentOutOfRangeException(nameof(refused), refused.Refusal, "Not a refusal of a task call."),
+    };
 
     private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: MediaTypeNames.Application.Json);
 

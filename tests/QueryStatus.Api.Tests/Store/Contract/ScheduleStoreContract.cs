@@ -102,8 +102,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var first = await LeaseOneAsync(store);
         var whileRunning = await store.SubmitAsync(new SubmitCommand(license, id, Subs("y", 5), null), None);
 
-        AssertRefusal(WriteResult.Conflict, whileQueued);
-        AssertRefusal(WriteResult.Conflict, whileRunning);
+        AssertRefusal(RunRefusal.RunNotFinished, whileQueued, ScheduleStatus.Queued);
+        AssertRefusal(RunRefusal.RunNotFinished, whileRunning, ScheduleStatus.Running);
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Running, 2), (status.Status, status.QueriesTotal));
         Assert.Equal("a0", Name(first));
@@ -126,7 +126,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Queued, 0, 2, 0L), (status.Status, status.QueriesReady, status.QueriesTotal, status.TotalRows));
         Assert.Null(status.ExpiresAt);
-        await AssertRefusedAsync(store, old, WriteResult.NotFound);
+        await AssertRefusedAsync(store, old, TaskRefusal.TaskNotFound);
         foreach (var task in await LeaseAsync(store, 10))
         {
             await CompleteOkAsync(store, task, [Row(Name(task))]);
@@ -173,7 +173,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
             Assert.Null(snapshot.Failure);
             Assert.Equal(0, snapshot.TotalRows);
         }
-        await AssertRefusedAsync(store, running, WriteResult.Conflict);
+        await AssertRefusedAsync(store, running, TaskRefusal.QueryEnded, ScheduleStatus.Stopped);
         Assert.Empty(await LeaseAsync(store, 10));
     }
 
@@ -187,8 +187,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var succeeded = await SubmitOkAsync(store, license, "d", 1);
         await CompleteOkAsync(store, await LeaseOneAsync(store), [Row("kept")]);
 
-        AssertRefusal(WriteResult.Conflict, await store.StopAsync(license, stopped, None));
-        AssertRefusal(WriteResult.Conflict, await store.StopAsync(license, succeeded, None));
+        AssertRefusal(RunRefusal.RunAlreadyFinished, await store.StopAsync(license, stopped, None), ScheduleStatus.Stopped);
+        AssertRefusal(RunRefusal.RunAlreadyFinished, await store.StopAsync(license, succeeded, None), ScheduleStatus.Success);
 
         Assert.Equal(ScheduleStatus.Stopped, (await StatusAsync(store, license, stopped)).Status);
         var success = await StatusAsync(store, license, succeeded);
@@ -203,8 +203,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var (license, other) = (NewLicenseId(), NewLicenseId());
         var id = await SubmitOkAsync(store, license, "a", 1);
 
-        AssertRefusal(WriteResult.NotFound, await store.StopAsync(license, NewScheduleId(), None));
-        AssertRefusal(WriteResult.NotFound, await store.StopAsync(other, id, None));
+        AssertRefusal(RunRefusal.ScheduleNotFound, await store.StopAsync(license, NewScheduleId(), None));
+        AssertRefusal(RunRefusal.ScheduleNotFound, await store.StopAsync(other, id, None));
 
         Assert.Equal(ScheduleStatus.Queued, (await StatusAsync(store, license, id)).Status);
     }
@@ -422,7 +422,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var beat = await store.HeartbeatAsync(task.TaskId, task.LeaseToken, TimeSpan.FromSeconds(60), None);
 
         Assert.Equal(WriteResult.Ok, beat.Result);
-        Assert.Equal(("RUNNING", 1), (beat.TaskState, beat.Attempt));
+        Assert.Equal((TaskState.Running, 1), (beat.TaskState, beat.Attempt));
         Assert.Equal(Epoch + TimeSpan.FromSeconds(80), beat.LeaseExpiresAt);
 
         // Past the first expiry, short of the new one: the lease holds.
@@ -431,7 +431,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Assert.Empty(await LeaseAsync(store, 10));
 
         await AdvanceAsync(store, TimeSpan.FromSeconds(1));
-        await AssertRefusedAsync(store, task, WriteResult.Conflict);
+        await AssertRefusedAsync(store, task, TaskRefusal.LeaseExpired);
         var retry = await LeaseOneAsync(store);
         Assert.Equal((task.TaskId, 2), (retry.TaskId, retry.Attempt));
         Assert.Equal(ScheduleStatus.Running, (await StatusAsync(store, license, id)).Status);
@@ -448,7 +448,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Assert.Equal(Epoch + TimeSpan.FromMinutes(1), beat.LeaseExpiresAt);
 
         await AdvanceAsync(store, TimeSpan.FromMinutes(1));
-        await AssertRefusedAsync(store, task, WriteResult.Conflict);
+        await AssertRefusedAsync(store, task, TaskRefusal.LeaseExpired);
         Assert.Equal(2, (await LeaseOneAsync(store)).Attempt);
     }
 
@@ -459,11 +459,11 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         await SubmitOkAsync(store, NewLicenseId(), "a", 1);
         var task = await LeaseOneAsync(store, TimeSpan.FromSeconds(30));
 
-        AssertRefusal(WriteResult.Conflict, await store.HeartbeatAsync(task.TaskId, "not-the-token", TimeSpan.FromHours(1), None));
-        AssertRefusal(WriteResult.NotFound, await store.HeartbeatAsync("t_unknown", task.LeaseToken, TimeSpan.FromHours(1), None));
+        AssertRefusal(TaskRefusal.UnknownLease, await store.HeartbeatAsync(task.TaskId, "not-the-token", TimeSpan.FromHours(1), None));
+        AssertRefusal(TaskRefusal.TaskNotFound, await store.HeartbeatAsync("t_unknown", task.LeaseToken, TimeSpan.FromHours(1), None));
 
         await AdvanceAsync(store, TimeSpan.FromSeconds(30));
-        await AssertRefusedAsync(store, task, WriteResult.Conflict);
+        await AssertRefusedAsync(store, task, TaskRefusal.LeaseExpired);
     }
 
     // ---- lease expiry and re-lease -------------------------------------------------------------------
@@ -500,7 +500,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Assert.Empty(await LeaseAsync(store, 10));
 
         await AdvanceAsync(store, OneTick);
-        AssertRefusal(WriteResult.Conflict, await AppendAsync(store, task, 1, Row("too late")));
+        AssertRefusal(TaskRefusal.LeaseExpired, await AppendAsync(store, task, 1, Row("too late")));
         Assert.Single(await LeaseAsync(store, 10));
     }
 
@@ -514,17 +514,17 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         await AdvanceAsync(store, TimeSpan.FromSeconds(30));
 
         // Waiting in the queue...
-        await AssertRefusedAsync(store, stale, WriteResult.Conflict);
+        await AssertRefusedAsync(store, stale, TaskRefusal.LeaseExpired);
 
         // ...leased to someone else...
         var current = await LeaseOneAsync(store);
         Assert.Equal((stale.TaskId, 2), (current.TaskId, current.Attempt));
-        await AssertRefusedAsync(store, stale, WriteResult.Conflict);
+        await AssertRefusedAsync(store, stale, TaskRefusal.UnknownLease);
         await AppendOkAsync(store, current, 0, Row("fresh"));
         await CompleteOkAsync(store, current);
 
         // ...and done.
-        await AssertRefusedAsync(store, stale, WriteResult.Conflict);
+        await AssertRefusedAsync(store, stale, TaskRefusal.TaskAlreadyCompleted);
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Success, 1, 1), (status.Status, status.QueriesReady, status.QueriesTotal));
         AssertRows([Row("fresh")], status);
@@ -551,7 +551,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Assert.Equal((1, 3, 0, 0, 0L), (status.QueriesReady, status.QueriesTotal, status.TasksScheduled, status.TasksRunning, status.TotalRows));
         Assert.Equal(Time.GetUtcNow() + Retention, status.ExpiresAt);
         Assert.Empty(await LeaseAsync(store, 10));
-        await AssertRefusedAsync(store, second, WriteResult.Conflict);
+        await AssertRefusedAsync(store, second, TaskRefusal.QueryEnded, ScheduleStatus.Failure);
     }
 
     // ---- retries and Scheduler:MaxAttempts -----------------------------------------------------------
@@ -566,14 +566,14 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         var answer = await FailOkAsync(store, first, "DATA_SOURCE_ERROR", retryable: true);
 
-        Assert.Equal(("QUEUED", 1), (answer.TaskState, answer.Attempt));
+        Assert.Equal((TaskState.Queued, 1), (answer.TaskState, answer.Attempt));
         Assert.Null(answer.LeaseExpiresAt);
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Running, 2, 0), (status.Status, status.TasksScheduled, status.TasksRunning));
         Assert.Null(status.Failure);
         var retry = await LeaseOneAsync(store);
         Assert.Equal((first.TaskId, "a0", 2), (retry.TaskId, Name(retry), retry.Attempt));
-        await AssertRefusedAsync(store, first, WriteResult.Conflict);
+        await AssertRefusedAsync(store, first, TaskRefusal.UnknownLease);
     }
 
     [Fact]
@@ -583,7 +583,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var license = NewLicenseId();
         var id = await SubmitOkAsync(store, license, "a", 3);
 
-        var states = new List<(string?, int)>();
+        var states = new List<(TaskState?, int)>();
         for (var attempt = 1; attempt <= 3; attempt++)
         {
             var task = await LeaseOneAsync(store);
@@ -592,7 +592,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
             states.Add((answer.TaskState, answer.Attempt));
         }
 
-        Assert.Equal([("QUEUED", 1), ("QUEUED", 2), ("DROPPED", 3)], states);
+        Assert.Equal([(TaskState.Queued, 1), (TaskState.Queued, 2), (TaskState.Failed, 3)], states);
         var status = await StatusAsync(store, license, id);
         Assert.Equal(new Failure("WAREHOUSE_TIMEOUT", "Timed out (try 3)."), status.Failure);
         Assert.Equal((ScheduleStatus.Failure, 0, 0), (status.Status, status.TasksScheduled, status.TasksRunning));
@@ -613,11 +613,11 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         var answer = await FailOkAsync(store, leased[0], "SYNTAX_ERROR", retryable: false, "Unknown column 'y'.");
 
-        Assert.Equal(("DROPPED", 1), (answer.TaskState, answer.Attempt));
+        Assert.Equal((TaskState.Failed, 1), (answer.TaskState, answer.Attempt));
         var status = await StatusAsync(store, license, id);
         Assert.Equal(new Failure("SYNTAX_ERROR", "Unknown column 'y'."), status.Failure);
         Assert.Equal((ScheduleStatus.Failure, 0, 5, 0L), (status.Status, status.QueriesReady, status.QueriesTotal, status.TotalRows));
-        await AssertRefusedAsync(store, leased[1], WriteResult.Conflict);
+        await AssertRefusedAsync(store, leased[1], TaskRefusal.QueryEnded, ScheduleStatus.Failure);
         Assert.Equal(["b0", "x0"], (await LeaseNamesAsync(store, 10)).Order(StringComparer.Ordinal));
         Assert.Equal(ScheduleStatus.Running, (await StatusAsync(store, license, sameLicense)).Status);
         Assert.Equal(ScheduleStatus.Running, (await StatusAsync(store, bystander, otherLicense)).Status);
@@ -636,7 +636,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         var answer = await FailOkAsync(store, second, "FLAKY", retryable: true);
 
-        Assert.Equal("DROPPED", answer.TaskState);
+        Assert.Equal(TaskState.Failed, answer.TaskState);
         AssertFailure(await StatusAsync(store, license, id), "FLAKY");
     }
 
@@ -667,8 +667,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var repeat = await AppendAsync(store, task, 0, Row("b0-r0"), Row("b0-r1"));
         var repeatWithOtherRows = await AppendAsync(store, task, 0, Row("other"));
 
-        Assert.Equal((WriteResult.Ok, 2L, "RUNNING"), (first.Result, first.RowsAccepted, first.TaskState));
-        Assert.Equal((WriteResult.Duplicate, 0L, "RUNNING"), (repeat.Result, repeat.RowsAccepted, repeat.TaskState));
+        Assert.Equal((WriteResult.Ok, 2L, TaskState.Running), (first.Result, first.RowsAccepted, first.TaskState));
+        Assert.Equal((WriteResult.Duplicate, 0L, TaskState.Running), (repeat.Result, repeat.RowsAccepted, repeat.TaskState));
         Assert.Equal((WriteResult.Duplicate, 0L), (repeatWithOtherRows.Result, repeatWithOtherRows.RowsAccepted));
         await CompleteOkAsync(store, task);
         AssertRows([Row("b0-r0"), Row("b0-r1")], await StatusAsync(store, license, id));
@@ -770,8 +770,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         var repeat = await CompleteAsync(store, task, [Row("twice")], [Sub("m")]);
 
-        Assert.Equal(("DONE", 1), (first.TaskState, first.Attempt));
-        Assert.Equal((WriteResult.Duplicate, "DONE"), (repeat.Result, repeat.TaskState));
+        Assert.Equal((TaskState.Done, 1), (first.TaskState, first.Attempt));
+        Assert.Equal((WriteResult.Duplicate, TaskState.Done), (repeat.Result, repeat.TaskState));
         var status = await StatusAsync(store, license, id);
         Assert.Equal((1, 3), (status.QueriesReady, status.QueriesTotal));
         Assert.Equal(["a1", "n"], await LeaseNamesAsync(store, 10));
@@ -787,10 +787,10 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         await AppendOkAsync(store, task, 1, Row("b1"));
         await CompleteOkAsync(store, task);
 
-        AssertRefusal(WriteResult.Conflict, await AppendAsync(store, task, 0, Row("b0")));
-        AssertRefusal(WriteResult.Conflict, await store.HeartbeatAsync(task.TaskId, task.LeaseToken, LongLease, None));
-        AssertRefusal(WriteResult.Conflict, await FailAsync(store, task, "LATE", retryable: false));
-        AssertRefusal(WriteResult.Conflict, await store.CompleteAsync(task.TaskId, "another-token", [Utf8(Row("other"))], [], None));
+        AssertRefusal(TaskRefusal.TaskAlreadyCompleted, await AppendAsync(store, task, 0, Row("b0")));
+        AssertRefusal(TaskRefusal.TaskAlreadyCompleted, await store.HeartbeatAsync(task.TaskId, task.LeaseToken, LongLease, None));
+        AssertRefusal(TaskRefusal.TaskAlreadyCompleted, await FailAsync(store, task, "LATE", retryable: false));
+        AssertRefusal(TaskRefusal.TaskAlreadyCompleted, await store.CompleteAsync(task.TaskId, "another-token", [Utf8(Row("other"))], [], None));
 
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Success, 1), (status.Status, status.QueriesTotal));
@@ -810,7 +810,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         var done = await CompleteOkAsync(store, a0, [Row("a0")], [Sub("n0"), Sub("n1")]);
 
-        Assert.Equal("DONE", done.TaskState);
+        Assert.Equal(TaskState.Done, done.TaskState);
         var status = await StatusAsync(store, license, id);
         Assert.Equal((ScheduleStatus.Running, 1, 4, 4, 0), (status.Status, status.QueriesReady, status.QueriesTotal, status.TasksScheduled, status.TasksRunning));
         var next = await LeaseAsync(store, 10);
@@ -866,12 +866,12 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         await AppendOkAsync(store, leased[0], 0, Row("1"), Row("2"), Row("3"));
         await CompleteOkAsync(store, leased[1], [Row("4"), Row("5")]);
 
-        AssertRefusal(WriteResult.Conflict, await AppendAsync(store, leased[2], 0, Row("6")));
+        AssertRefusal(TaskRefusal.ResultTooLarge, await AppendAsync(store, leased[2], 0, Row("6")));
 
         var status = await StatusAsync(store, license, id);
         AssertFailure(status, "RESULT_TOO_LARGE");
         Assert.Equal((0L, 0, 0), (status.TotalRows, status.TasksScheduled, status.TasksRunning));
-        await AssertRefusedAsync(store, leased[0], WriteResult.Conflict);
+        await AssertRefusedAsync(store, leased[0], TaskRefusal.QueryEnded, ScheduleStatus.Failure);
     }
 
     [Fact]
@@ -883,7 +883,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var task = await LeaseOneAsync(store);
         await AppendOkAsync(store, task, 0, Row("1"), Row("2"), Row("3"), Row("4"));
 
-        AssertRefusal(WriteResult.Conflict, await CompleteAsync(store, task, [Row("5"), Row("6")]));
+        AssertRefusal(TaskRefusal.ResultTooLarge, await CompleteAsync(store, task, [Row("5"), Row("6")]));
 
         AssertFailure(await StatusAsync(store, license, id), "RESULT_TOO_LARGE");
     }
@@ -924,7 +924,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         AssertFailure(status, "QUERY_TIMEOUT");
         Assert.Equal((1, 3, 0L), (status.QueriesReady, status.QueriesTotal, status.TotalRows));
         Assert.Equal(Time.GetUtcNow() + Retention, status.ExpiresAt);
-        await AssertRefusedAsync(store, running, WriteResult.Conflict);
+        await AssertRefusedAsync(store, running, TaskRefusal.QueryEnded, ScheduleStatus.Failure);
         Assert.Empty(await LeaseAsync(store, 10));
     }
 
@@ -939,7 +939,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var task = await LeaseOneAsync(store);
         await AdvanceAsync(store, TimeSpan.FromMinutes(1));
 
-        AssertRefusal(WriteResult.Conflict, await CompleteAsync(store, task, [Row("late")]));
+        AssertRefusal(TaskRefusal.QueryEnded, await CompleteAsync(store, task, [Row("late")]), ScheduleStatus.Failure);
         AssertFailure(await StatusAsync(store, license, id), "QUERY_TIMEOUT");
     }
 
@@ -1009,7 +1009,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var license = NewLicenseId();
         var id = await SubmitOkAsync(store, license, "a", 2, Epoch + TimeSpan.FromMinutes(5));
 
-        AssertRefusal(WriteResult.Conflict, await store.SubmitAsync(new SubmitCommand(license, id, Subs("b", 1), null), None));
+        AssertRefusal(RunRefusal.RunNotFinished, await store.SubmitAsync(new SubmitCommand(license, id, Subs("b", 1), null), None), ScheduleStatus.Scheduled);
         var stop = await store.StopAsync(license, id, None);
         Assert.Equal((WriteResult.Ok, ScheduleStatus.Stopped), (stop.Result, stop.Status?.Status));
 
@@ -1070,8 +1070,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         Assert.Null(await store.GetStatusAsync(license, id, AllRows, None));
         Assert.Equal(default, store.Holdings());
-        AssertRefusal(WriteResult.NotFound, await store.StopAsync(license, id, None));
-        await AssertRefusedAsync(store, leased[0], WriteResult.NotFound);
+        AssertRefusal(RunRefusal.ScheduleNotFound, await store.StopAsync(license, id, None));
+        await AssertRefusedAsync(store, leased[0], TaskRefusal.TaskNotFound);
         Assert.Equal(0, await store.RemoveExpiredAsync(None));
     }
 
@@ -1313,6 +1313,26 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PutKeepsItsOwnCopyOfTheRows()
+    {
+        var store = NewStore();
+        var (license, id) = (NewLicenseId(), NewScheduleId());
+        var rows = new RowBuffer();
+        rows.Append(Encoding.UTF8.GetBytes(Row("p0")));
+        rows.Append(Encoding.UTF8.GetBytes(Row("p1")));
+
+        await store.PutAsync(new ScheduleRecord(id, license, ScheduleStatus.Success, [SubQueryState.Done], rows, null, Epoch), None);
+        var before = await StatusAsync(store, license, id);
+        rows.Append(Encoding.UTF8.GetBytes(Row("later")));
+
+        var after = await StatusAsync(store, license, id);
+        Assert.Equal((2L, 2L), (before.TotalRows, after.TotalRows));
+        AssertRows([Row("p0"), Row("p1")], before);
+        AssertRows([Row("p0"), Row("p1")], after);
+        Assert.Equal(3, rows.Count);
+    }
+
+    [Fact]
     public async Task PutRejectsAnInconsistentScheduleAndStoresNothing()
     {
         var store = NewStore();
@@ -1540,7 +1560,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         {
             if (outcome.Result != expected)
             {
-                Problem($"task {task.TaskId}: expected {expected}, got {outcome.Result} ({outcome.Reason})");
+                Problem($"task {task.TaskId}: expected {expected}, got {outcome.Result} ({outcome.Refusal})");
             }
         }
 
@@ -1620,7 +1640,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
                 await AdvanceAsync(store, TimeSpan.FromMinutes(1));
                 break;
             case Ending.TooLarge:
-                AssertRefusal(WriteResult.Conflict, await AppendAsync(store, leased[0], 1, Row("one too many")));
+                AssertRefusal(TaskRefusal.ResultTooLarge, await AppendAsync(store, leased[0], 1, Row("one too many")));
                 break;
         }
     }
@@ -1667,7 +1687,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         var outcome = await store.SubmitAsync(new SubmitCommand(license, id, Subs(prefix, count), notBefore), None);
         if (outcome.Result != WriteResult.Ok)
         {
-            Assert.Fail($"Submit answered {outcome.Result}: {outcome.Reason}");
+            Assert.Fail($"Submit answered {outcome.Result}: {outcome.Refusal}");
         }
         return id;
     }
@@ -1717,31 +1737,36 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     {
         if (outcome.Result != WriteResult.Ok)
         {
-            Assert.Fail($"Expected Ok, got {outcome.Result}: {outcome.Reason}");
+            Assert.Fail($"Expected Ok, got {outcome.Result}: {outcome.Refusal}");
         }
         return outcome;
     }
 
-    /// <summary>A refusal says why: the reason goes back to the caller.</summary>
-    private static void AssertRefusal(WriteResult expected, TaskOutcome outcome)
+    /// <summary>
+    /// A refusal says why, as a code the HTTP layer words, with the run's status where the wording names it. Only the two
+    /// "no such" codes are NotFound; every other refusal is a Conflict.
+    /// </summary>
+    private static void AssertRefusal(TaskRefusal expected, TaskOutcome outcome, ScheduleStatus? runStatus = null)
     {
-        Assert.Equal(expected, outcome.Result);
-        Assert.False(string.IsNullOrWhiteSpace(outcome.Reason), $"{outcome.Result} without a reason.");
+        var result = expected == TaskRefusal.TaskNotFound ? WriteResult.NotFound : WriteResult.Conflict;
+        Assert.Equal((result, expected, runStatus), (outcome.Result, outcome.Refusal, outcome.RunStatus));
+        Assert.Null(outcome.TaskState);
     }
 
-    private static void AssertRefusal(WriteResult expected, WriteOutcome outcome)
+    private static void AssertRefusal(RunRefusal expected, WriteOutcome outcome, ScheduleStatus? runStatus = null)
     {
-        Assert.Equal(expected, outcome.Result);
-        Assert.False(string.IsNullOrWhiteSpace(outcome.Reason), $"{outcome.Result} without a reason.");
+        var result = expected == RunRefusal.ScheduleNotFound ? WriteResult.NotFound : WriteResult.Conflict;
+        Assert.Equal((result, expected, runStatus), (outcome.Result, outcome.Refusal, outcome.RunStatus));
+        Assert.Null(outcome.Status);
     }
 
     /// <summary>Rows, complete, heartbeat and fail under <paramref name="task"/>'s lease are all refused with <paramref name="expected"/>.</summary>
-    private static async Task AssertRefusedAsync(IScheduleStore store, LeasedTask task, WriteResult expected)
+    private static async Task AssertRefusedAsync(IScheduleStore store, LeasedTask task, TaskRefusal expected, ScheduleStatus? runStatus = null)
     {
-        AssertRefusal(expected, await AppendAsync(store, task, 99, Row("stale")));
-        AssertRefusal(expected, await CompleteAsync(store, task, [Row("stale")], [Sub("stale")]));
-        AssertRefusal(expected, await store.HeartbeatAsync(task.TaskId, task.LeaseToken, LongLease, None));
-        AssertRefusal(expected, await FailAsync(store, task, "STALE", retryable: false));
+        AssertRefusal(expected, await AppendAsync(store, task, 99, Row("stale")), runStatus);
+        AssertRefusal(expected, await CompleteAsync(store, task, [Row("stale")], [Sub("stale")]), runStatus);
+        AssertRefusal(expected, await store.HeartbeatAsync(task.TaskId, task.LeaseToken, LongLease, None), runStatus);
+        AssertRefusal(expected, await FailAsync(store, task, "STALE", retryable: false), runStatus);
     }
 
     private static void AssertFailure(StatusSnapshot status, string code)
