@@ -9,7 +9,8 @@ public interface IScheduleStore
     /// <summary>
     /// The status of <paramref name="licenseId"/>'s schedule and, when it succeeded, the rows of
     /// <paramref name="page"/>, read as one consistent snapshot. Null when the license has no such
-    /// schedule or it has expired.
+    /// schedule or its retention has passed (to the instant, swept or not). A read changes nothing: other deadlines
+    /// show once a write or <see cref="RemoveExpiredAsync"/> has applied them.
     /// </summary>
     ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken);
 
@@ -17,9 +18,10 @@ public interface IScheduleStore
     ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Applies what time has made due (queues runs whose start time came, returns expired leases to
-    /// their queues, fails runs past their maximum run time) and removes finished schedules whose
-    /// retention has passed; returns how many schedules went.
+    /// The time step (the sweeper calls it; writes apply the same before they act): applies what time has made due,
+    /// each as of its due time (queues runs whose start time came, returns expired leases to their queues, fails
+    /// runs past their maximum run time) and removes finished schedules whose retention has passed; returns how
+    /// many schedules went.
     /// </summary>
     ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken);
 

@@ -59,8 +59,14 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     {
         lock (_gate)
         {
-            Tick();
-            return ValueTask.FromResult(_runs.TryGetValue((licenseId, scheduleId), out var run) ? Snapshot(run, page) : null);
+            // A read changes nothing: deadlines are applied by writes and by the sweep (RemoveExpiredAsync). Retention
+            // is the one deadline a read must honour to the instant, so a finished run past it reads as gone here.
+            if (!_runs.TryGetValue((licenseId, scheduleId), out var run)
+                || (run.FinishedAt is { } finished && finished + _retention <= _time.GetUtcNow()))
+            {
+                return ValueTask.FromResult<StatusSnapshot?>(null);
+            }
+            return ValueTask.FromResult<StatusSnapshot?>(Snapshot(run, page));
         }
     }
 
@@ -561,15 +567,18 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             var hasRun = _runDeadlines.TryPeek(out var run, out var runDue) && runDue <= now;
             var hasLease = _leaseDeadlines.TryPeek(out var item, out var leaseDue) && leaseDue <= now;
+            // Each deadline takes effect at the instant it was due, not when it is noticed: the state after a step is
+            // the same whether it runs a millisecond or a sweep interval late (a timed-out run's finish time, hence
+            // its expiry; a scheduled run's start, hence its timeout).
             if (hasLease && (!hasRun || leaseDue <= runDue))
             {
                 _leaseDeadlines.Cancel(item);
-                ExpireLease(item, now);
+                ExpireLease(item, leaseDue);
             }
             else if (hasRun)
             {
                 _runDeadlines.Cancel(run);
-                RunDeadlinePassed(run, now);
+                RunDeadlinePassed(run, runDue);
             }
             else
             {
@@ -588,7 +597,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         return next;
     }
 
-    private void ExpireLease(WorkItem item, DateTimeOffset now)
+    private void ExpireLease(WorkItem item, DateTimeOffset due)
     {
         EndAttempt(item);
         if (item.Attempt < _scheduler.MaxAttempts)
@@ -599,21 +608,21 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         else
         {
             FailRun(item.Run, new Failure("TASK_LEASE_EXPIRED",
-                $"A sub-query's lease expired on its last attempt ({item.Attempt} of {_scheduler.MaxAttempts})."), now);
+                $"A sub-query's lease expired on its last attempt ({item.Attempt} of {_scheduler.MaxAttempts})."), due);
         }
     }
 
     /// <summary>A run's one deadline means what its state says: its start time, its timeout, or its retention.</summary>
-    private void RunDeadlinePassed(Run run, DateTimeOffset now)
+    private void RunDeadlinePassed(Run run, DateTimeOffset due)
     {
         switch (run.Status)
         {
             case ScheduleStatus.Scheduled:
-                Activate(run, now);
+                Activate(run, due);
                 break;
             case ScheduleStatus.Queued or ScheduleStatus.Running:
                 FailRun(run, new Failure("QUERY_TIMEOUT",
-                    $"The query did not finish within the maximum run time ({_scheduler.MaxRunTime})."), now);
+                    $"The query did not finish within the maximum run time ({_scheduler.MaxRunTime})."), due);
                 break;
             default:
                 RemoveRun(run);

@@ -91,9 +91,11 @@ public sealed class ReclaimTests
                 break;
             case Ending.TimedOut:
                 _time.Advance(TimeSpan.FromMinutes(5));
+                Wait(store.RemoveExpiredAsync(default)); // the time step: reads apply no deadline
                 break;
             case Ending.LastLeaseExpired:
                 _time.Advance(LeaseDuration);
+                Wait(store.RemoveExpiredAsync(default));
                 break;
         }
         var status = Wait(store.GetStatusAsync(license, scheduleId, AllRows, default))!.Status;

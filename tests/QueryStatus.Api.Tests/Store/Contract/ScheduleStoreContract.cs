@@ -18,8 +18,8 @@ public sealed record StoreFixtureOptions(FakeTimeProvider Time, StoreOptions Sto
 /// </summary>
 /// <remarks>
 /// Time moves only on the <see cref="FakeTimeProvider"/>, and every move is followed by an explicit
-/// <see cref="IScheduleStore.RemoveExpiredAsync"/> (the sweep): whether a read would also have applied what time made
-/// due is the store's business, so no test depends on it. <see cref="IScheduleStore.Holdings"/> is read only right
+/// <see cref="IScheduleStore.RemoveExpiredAsync"/> (the time step a sweeper calls). A read applies no deadline (it
+/// only honours retention to the instant); the step applies each as of its due time (the "time step" cases). <see cref="IScheduleStore.Holdings"/> is read only right
 /// after a sweep, since a networked store reports what it last measured.
 /// </remarks>
 public abstract class ScheduleStoreContract : IAsyncLifetime
@@ -959,6 +959,63 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
 
         AssertFailure(await StatusAsync(store, license, id), "QUERY_TIMEOUT");
         Assert.Empty(await LeaseAsync(store, 10));
+    }
+
+    // ---- the time step ---------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task AReadAppliesNoDeadlineTheTimeStepDoes()
+    {
+        var store = NewStore(s => s.MaxRunTime = TimeSpan.FromMinutes(10));
+        var license = NewLicenseId();
+        var scheduled = await SubmitOkAsync(store, license, "s", 1, Epoch + TimeSpan.FromMinutes(5));
+        var running = await SubmitOkAsync(store, license, "r", 1);
+        var leased = await LeaseOneAsync(store, TimeSpan.FromMinutes(1));
+
+        // Past the scheduled start, the lease and the run time: reads see the state as it was last stepped.
+        Time.Advance(TimeSpan.FromMinutes(16));
+        Assert.Equal(ScheduleStatus.Scheduled, (await StatusAsync(store, license, scheduled)).Status);
+        var before = await StatusAsync(store, license, running);
+        Assert.Equal((ScheduleStatus.Running, 1), (before.Status, before.TasksRunning));
+
+        await store.RemoveExpiredAsync(None);
+
+        // The step applies each deadline as of its due time: the scheduled run started at minute 5 and its run time
+        // ended at minute 15; the running one's ended at minute 10.
+        AssertFailure(await StatusAsync(store, license, scheduled), "QUERY_TIMEOUT");
+        AssertFailure(await StatusAsync(store, license, running), "QUERY_TIMEOUT");
+        Assert.Equal(Epoch + TimeSpan.FromMinutes(15) + Retention, (await StatusAsync(store, license, scheduled)).ExpiresAt);
+        Assert.Equal(Epoch + TimeSpan.FromMinutes(10) + Retention, (await StatusAsync(store, license, running)).ExpiresAt);
+        Assert.Equal(WriteResult.Conflict, (await store.HeartbeatAsync(leased.TaskId, leased.LeaseToken, TimeSpan.FromMinutes(1), None)).Result);
+    }
+
+    [Fact]
+    public async Task ALeaseThatRanOutOnItsLastAttemptFailsTheRunAsOfItsEnd()
+    {
+        var store = NewStore(s => s.MaxAttempts = 1);
+        var license = NewLicenseId();
+        var id = await SubmitOkAsync(store, license, "a", 1);
+        await LeaseOneAsync(store, TimeSpan.FromMinutes(2));
+
+        await AdvanceAsync(store, TimeSpan.FromMinutes(7));
+
+        var status = await StatusAsync(store, license, id);
+        AssertFailure(status, "TASK_LEASE_EXPIRED");
+        Assert.Equal(Epoch + TimeSpan.FromMinutes(2) + Retention, status.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task RetentionHoldsToTheInstantOnAReadWithoutAStep()
+    {
+        var store = NewStore();
+        var license = NewLicenseId();
+        var id = await SucceedWithRowsAsync(store, license, [Row("x")]);
+
+        Time.Advance(Retention - OneTick);
+        Assert.NotNull(await store.GetStatusAsync(license, id, AllRows, None));
+
+        Time.Advance(OneTick);
+        Assert.Null(await store.GetStatusAsync(license, id, AllRows, None));
     }
 
     // ---- scheduled starts ----------------------------------------------------------------------------
