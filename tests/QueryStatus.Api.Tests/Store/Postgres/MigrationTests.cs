@@ -1,0 +1,88 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using QueryStatus.Api.Store.Postgres;
+using QueryStatus.Api.Tests.Infrastructure;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>The schema scripts against a real PostgreSQL server: applied once, however many instances start at once.</summary>
+public sealed class MigrationTests
+{
+    [Fact]
+    public async Task AnEmptyDatabaseGetsEveryScriptAndTheStoresTables()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+
+        var applied = await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+
+        Assert.Equal(PostgresMigrator.Scripts, applied);
+        Assert.NotEmpty(applied);
+        var tables = await ListAsync(dataSource, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+        Assert.Equal(["batches", "licenses", "row_chunks", "runs", PostgresMigrator.JournalTable, "tasks"], tables);
+    }
+
+    [Fact]
+    public async Task MigratingAnUpToDateDatabaseAppliesNothing()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+
+        var again = await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+
+        Assert.Empty(again);
+        Assert.Equal(PostgresMigrator.Scripts.Count, await CountJournalAsync(dataSource));
+    }
+
+    [Fact]
+    public async Task InstancesStartingTogetherApplyEachScriptOnce()
+    {
+        var connectionString = await PostgresServer.CreateDatabaseAsync();
+        // Each "instance" with its own data source, as separate processes would have.
+        var sources = Enumerable.Range(0, 6).Select(_ => NpgsqlDataSource.Create(connectionString)).ToList();
+        try
+        {
+            var results = await Task.WhenAll(sources.Select(source =>
+                Task.Run(() => PostgresMigrator.MigrateAsync(source, NullLogger.Instance, CancellationToken.None))));
+
+            Assert.Equal(PostgresMigrator.Scripts, results.SelectMany(applied => applied).Order(StringComparer.Ordinal));
+            Assert.Single(results, applied => applied.Count > 0);
+            Assert.Equal(PostgresMigrator.Scripts.Count, await CountJournalAsync(sources[0]));
+        }
+        finally
+        {
+            foreach (var source in sources)
+            {
+                await source.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AnUnreachableDatabaseIsReportedAsTheStoreBeingUnavailable()
+    {
+        var server = await PostgresServer.GetAsync();
+        var builder = new NpgsqlConnectionStringBuilder(server.AdminConnectionString) { Database = "qs_no_such_database", Timeout = 5 };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+
+        await Assert.ThrowsAsync<QueryStatus.Api.Store.StoreUnavailableException>(
+            () => PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None));
+    }
+
+    private static async Task<long> CountJournalAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT count(*) FROM {PostgresMigrator.JournalTable}");
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task<List<string>> ListAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await using var reader = await command.ExecuteReaderAsync();
+        var values = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            values.Add(reader.GetString(0));
+        }
+        return values;
+    }
+}
