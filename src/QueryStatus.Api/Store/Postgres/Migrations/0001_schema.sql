@@ -76,3 +76,5 @@ CREATE TABLE row_chunks (
     PRIMARY KEY (task_id, attempt, batch, seq)
 );
 CREATE INDEX row_chunks_page ON row_chunks (run_id, first_row) WHERE first_row IS NOT NULL;
+-- Out of line and uncompressed: a page's substring of a chunk reads only the stored pieces it covers.
+ALTER TABLE row_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;

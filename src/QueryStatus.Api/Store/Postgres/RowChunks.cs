@@ -1,0 +1,158 @@
+using NpgsqlTypes;
+using Npgsql;
+
+namespace QueryStatus.Api.Store.Postgres;
+
+/// <summary>
+/// Result rows in PostgreSQL (<c>row_chunks</c>): a batch's rows packed into chunks of at most
+/// <see cref="MaxChunkBytes"/> (bigger rows get a chunk of their own) as the bytes of JSON array elements,
+/// <c>row,row,…,row</c>, exactly as received, with each row's start offset. Written with binary COPY, one chunk per
+/// table row; numbered when a run succeeds; read back for a page as the slices of the chunks around its window.
+/// </summary>
+/// <remarks>
+/// Why chunks and not a table row per row: a 10,000-row page is a handful of table rows and its bytes go to the
+/// response as stored, with no per-row parsing or re-serialising; and why slices: the page query cuts each chunk to
+/// the window in SQL (<c>substring</c> at the rows' offsets) on uncompressed out-of-line storage, so PostgreSQL reads
+/// and sends about the page's own bytes, whatever its offset.
+/// </remarks>
+public static class RowChunks
+{
+    /// <summary>Chunk size: big enough that a page is a few table rows, small enough that staging one is cheap.</summary>
+    public const int MaxChunkBytes = 64 * 1024;
+
+    /// <summary>One chunk of a batch: its rows' bytes, comma-separated, and where each row starts.</summary>
+    public sealed record Chunk(int Seq, byte[] Bytes, int[] Offsets)
+    {
+        public int RowCount => Offsets.Length;
+    }
+
+    /// <summary>Packs <paramref name="rows"/> (in order) into chunks; an empty batch has none.</summary>
+    public static List<Chunk> Split(IReadOnlyList<ReadOnlyMemory<byte>> rows, int maxChunkBytes = MaxChunkBytes)
+    {
+        var chunks = new List<Chunk>();
+        var first = 0;
+        while (first < rows.Count)
+        {
+            // As many rows as fit (commas included); at least one, however long.
+            var length = rows[first].Length;
+            var end = first + 1;
+            while (end < rows.Count && length + 1 + rows[end].Length <= maxChunkBytes)
+            {
+                length += 1 + rows[end].Length;
+                end++;
+            }
+            var bytes = GC.AllocateUninitializedArray<byte>(length);
+            var offsets = new int[end - first];
+            var at = 0;
+            for (var row = first; row < end; row++)
+            {
+                if (row > first)
+                {
+                    bytes[at++] = (byte)',';
+                }
+                offsets[row - first] = at;
+                rows[row].Span.CopyTo(bytes.AsSpan(at));
+                at += rows[row].Length;
+            }
+            chunks.Add(new Chunk(chunks.Count, bytes, offsets));
+            first = end;
+        }
+        return chunks;
+    }
+
+    /// <summary>Stages a batch's rows for a task attempt, in the caller's transaction; returns the rows' byte count.</summary>
+    public static async Task<long> WriteAsync(
+        NpgsqlConnection connection, long runId, string taskId, int attempt, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows,
+        CancellationToken cancellationToken)
+    {
+        long bytes = 0;
+        await using var copy = await connection.BeginBinaryImportAsync(
+            "COPY row_chunks (run_id, task_id, attempt, batch, seq, row_count, bytes, offsets) FROM STDIN (FORMAT BINARY)",
+            cancellationToken);
+        foreach (var chunk in Split(rows))
+        {
+            await copy.StartRowAsync(cancellationToken);
+            await copy.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
+            await copy.WriteAsync(taskId, NpgsqlDbType.Text, cancellationToken);
+            await copy.WriteAsync(attempt, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(batch, NpgsqlDbType.Bigint, cancellationToken);
+            await copy.WriteAsync(chunk.Seq, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(chunk.RowCount, NpgsqlDbType.Integer, cancellationToken);
+            await copy.WriteAsync(chunk.Bytes, NpgsqlDbType.Bytea, cancellationToken);
+            await copy.WriteAsync(chunk.Offsets, NpgsqlDbType.Array | NpgsqlDbType.Integer, cancellationToken);
+            bytes += chunk.Bytes.Length - (chunk.RowCount - 1);
+        }
+        await copy.CompleteAsync(cancellationToken);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Numbers a succeeded run's rows: each task's attempt that completed it (<c>tasks.attempt</c>), tasks in sub-query
+    /// order, batches by number, chunks in order; returns the run's row count. Rows of other attempts stay unnumbered
+    /// (never served; deleted with the run).
+    /// </summary>
+    public static async Task<long> NumberAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            WITH numbered AS (
+                SELECT c.task_id, c.attempt, c.batch, c.seq,
+                       sum(c.row_count) OVER (ORDER BY t.ordinal, c.batch, c.seq) - c.row_count AS first_row
+                FROM row_chunks c
+                JOIN tasks t ON t.task_id = c.task_id AND t.attempt = c.attempt
+                WHERE c.run_id = $1
+            ), updated AS (
+                UPDATE row_chunks c SET first_row = n.first_row
+                FROM numbered n
+                WHERE c.task_id = n.task_id AND c.attempt = n.attempt AND c.batch = n.batch AND c.seq = n.seq
+                RETURNING c.row_count
+            )
+            SELECT coalesce(sum(row_count), 0)::bigint FROM updated
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = runId });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// Rows <c>[start, end)</c> of a numbered result as a <see cref="RowPage"/>: each chunk the window touches, cut to
+    /// the window in SQL, with a comma between chunks. The chunk holding <paramref name="start"/> is found through the
+    /// index (the last chunk starting at or before it), so the cost does not depend on the offset.
+    /// </summary>
+    public static async Task<RowPage> ReadPageAsync(NpgsqlConnection connection, long runId, long start, long end, CancellationToken cancellationToken)
+    {
+        if (start >= end)
+        {
+            return RowPage.Empty(start);
+        }
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT substring(c.bytes FROM c.offsets[w.a + 1] + 1 FOR
+                       (CASE WHEN w.b < c.row_count THEN c.offsets[w.b + 1] - 1 ELSE length(c.bytes) END) - c.offsets[w.a + 1])
+            FROM row_chunks c
+            CROSS JOIN LATERAL (SELECT greatest($2 - c.first_row, 0)::int AS a, least($3 - c.first_row, c.row_count)::int AS b) w
+            WHERE c.run_id = $1
+              AND c.first_row >= coalesce((SELECT max(first_row) FROM row_chunks WHERE run_id = $1 AND first_row <= $2), 0)
+              AND c.first_row < $3
+              AND c.first_row + c.row_count > $2
+            ORDER BY c.first_row
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = runId });
+        command.Parameters.Add(new NpgsqlParameter { Value = start });
+        command.Parameters.Add(new NpgsqlParameter { Value = end });
+        var segments = new List<ReadOnlyMemory<byte>>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                if (segments.Count > 0)
+                {
+                    segments.Add(Comma);
+                }
+                segments.Add(reader.GetFieldValue<byte[]>(0));
+            }
+        }
+        return new RowPage(start, end, [.. segments]);
+    }
+
+    private static readonly ReadOnlyMemory<byte> Comma = new[] { (byte)',' };
+}
