@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using QueryStatus.Api.Store.Postgres;
+using QueryStatus.Api.Tests.Infrastructure;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>
+/// Wake-ups between instances through a real server: two data sources on one database stand for two instances.
+/// No timing is asserted: a wake-up must come, and the generous guard only keeps a broken build from hanging.
+/// </summary>
+public sealed class PostgresWakeupsTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task ACommittedNotifyOnOneInstanceWakesTheOther()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        await using var instanceA = NpgsqlDataSource.Create(database);
+        await using var instanceB = NpgsqlDataSource.Create(database);
+        await using var wakeups = new PostgresWakeups(instanceB, NullLogger<PostgresWakeups>.Instance);
+        await wakeups.StartAsync(CancellationToken.None);
+        var signal = wakeups.Signal;
+
+        await using (var connection = await instanceA.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await PostgresWakeups.NotifyAsync(connection, CancellationToken.None);
+            // Not before the commit: the task it announces is not visible yet.
+            Assert.False(signal.IsCompleted);
+            await transaction.CommitAsync();
+        }
+
+        await signal.WaitAsync(Guard);
+        Assert.True(signal.IsCompletedSuccessfully);
+        Assert.False(wakeups.Signal.IsCompleted, "a new signal waits for the next wake-up");
+    }
+
+    [Fact]
+    public async Task ABrokenListeningConnectionIsReopenedAndWakesEveryWaiterOnce()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        await using var instance = NpgsqlDataSource.Create(database);
+        await using var wakeups = new PostgresWakeups(instance, NullLogger<PostgresWakeups>.Instance);
+        await wakeups.StartAsync(CancellationToken.None);
+        var beforeBreak = wakeups.Signal;
+
+        await using (var admin = NpgsqlDataSource.Create((await PostgresServer.GetAsync()).AdminConnectionString))
+        await using (var kill = admin.CreateCommand(
+            $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN {PostgresWakeups.Channel}'"))
+        {
+            // This test's database has one listener, the instance's.
+            kill.Parameters.Add(new NpgsqlParameter { Value = new NpgsqlConnectionStringBuilder(database).Database });
+            Assert.Equal(1L, await kill.ExecuteScalarAsync());
+        }
+
+        // Lost notifications are made up for: the reconnect wakes the waiters.
+        await beforeBreak.WaitAsync(Guard);
+        Assert.True(wakeups.Connections >= 2);
+
+        // And notifications reach it again.
+        var afterBreak = wakeups.Signal;
+        await using (var connection = await instance.OpenConnectionAsync())
+        {
+            await PostgresWakeups.NotifyAsync(connection, CancellationToken.None);
+        }
+        await afterBreak.WaitAsync(Guard);
+    }
+}
