@@ -20,7 +20,23 @@ public enum SubQueryState
     Done,
 }
 
-public sealed record Failure(string Code, string Message);
+public sealed record Failure(string Code, string Message)
+{
+    // The failures a store decides itself (a worker's own failure carries the worker's code and message): written here
+    // once, so that every store reports them alike.
+
+    /// <summary>The run was still unfinished <paramref name="maxRunTime"/> after it was queued.</summary>
+    public static Failure QueryTimeout(TimeSpan maxRunTime) =>
+        new("QUERY_TIMEOUT", $"The query did not finish within the maximum run time ({maxRunTime}).");
+
+    /// <summary>A task's lease expired on its last attempt.</summary>
+    public static Failure TaskLeaseExpired(int attempt, int maxAttempts) =>
+        new("TASK_LEASE_EXPIRED", $"A sub-query's lease expired on its last attempt ({attempt} of {maxAttempts}).");
+
+    /// <summary>The run's rows would pass its row limit.</summary>
+    public static Failure ResultTooLarge(long maxRowsPerRun) =>
+        new("RESULT_TOO_LARGE", $"The query produced more than {maxRowsPerRun} rows, the most one query may return.");
+}
 
 public static class ScheduleStatusNames
 {

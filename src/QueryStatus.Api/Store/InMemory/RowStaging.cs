@@ -39,8 +39,7 @@ internal sealed class RowStaging(SchedulerOptions scheduler)
     }
 
     /// <summary>Why a run that <see cref="Exceeds"/> the size rule fails.</summary>
-    public Failure TooLarge() => new("RESULT_TOO_LARGE",
-        $"The query produced more than {scheduler.MaxRowsPerRun} rows, the most one query may return.");
+    public Failure TooLarge() => Failure.ResultTooLarge(scheduler.MaxRowsPerRun);
 
     /// <summary>Moves a completing task's staged rows, then <paramref name="rows"/>, into its run's result.</summary>
     public static void Commit(WorkItem item, IReadOnlyList<ReadOnlyMemory<byte>> rows)

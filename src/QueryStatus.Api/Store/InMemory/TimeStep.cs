@@ -57,8 +57,7 @@ internal sealed class TimeStep(TimeProvider time, RunLifecycle lifecycle, TaskLe
         }
         else
         {
-            lifecycle.Fail(item.Run, new Failure("TASK_LEASE_EXPIRED",
-                $"A sub-query's lease expired on its last attempt ({item.Attempt} of {scheduler.MaxAttempts})."), due);
+            lifecycle.Fail(item.Run, Failure.TaskLeaseExpired(item.Attempt, scheduler.MaxAttempts), due);
         }
     }
 
@@ -71,8 +70,7 @@ internal sealed class TimeStep(TimeProvider time, RunLifecycle lifecycle, TaskLe
                 lifecycle.Activate(run, due);
                 break;
             case ScheduleStatus.Queued or ScheduleStatus.Running:
-                lifecycle.Fail(run, new Failure("QUERY_TIMEOUT",
-                    $"The query did not finish within the maximum run time ({scheduler.MaxRunTime})."), due);
+                lifecycle.Fail(run, Failure.QueryTimeout(scheduler.MaxRunTime), due);
                 break;
             default:
                 lifecycle.Remove(run, due);
