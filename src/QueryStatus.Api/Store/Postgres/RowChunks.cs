@@ -88,7 +88,7 @@ public static class RowChunks
 
     /// <summary>
     /// Numbers a succeeded run's rows: each task's attempt that completed it (<c>tasks.attempt</c>), tasks in sub-query
-    /// order, batches by number, chunks in order; returns the run's row count. Rows of other attempts stay unnumbered
+    /// order, batches by number (a negative batch, the complete call's own rows, after every other), chunks in order; returns the run's row count. Rows of other attempts stay unnumbered
     /// (never served; deleted with the run).
     /// </summary>
     public static async Task<long> NumberAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken)
@@ -97,7 +97,7 @@ public static class RowChunks
             """
             WITH numbered AS (
                 SELECT c.task_id, c.attempt, c.batch, c.seq,
-                       sum(c.row_count) OVER (ORDER BY t.ordinal, c.batch, c.seq) - c.row_count AS first_row
+                       sum(c.row_count) OVER (ORDER BY t.ordinal, c.batch < 0, c.batch, c.seq) - c.row_count AS first_row
                 FROM row_chunks c
                 JOIN tasks t ON t.task_id = c.task_id AND t.attempt = c.attempt
                 WHERE c.run_id = $1

@@ -2,11 +2,15 @@
 -- parameters), never now(): tests move that clock. Until the PostgreSQL store ships, this script may still change
 -- in place; from its first release on, changes go into new scripts.
 
--- A license's place in the round-robin across licenses: the one served longest ago goes first.
+-- A license's place in the round-robin across licenses (rotation ascending goes first): NULL while it is out of the
+-- rotation; a license whose queue goes from empty to non-empty, or that was just served, takes the next rotation_seq
+-- (the back of the rotation), as the in-memory store's rotation list. The row is locked while a lease serves it.
+CREATE SEQUENCE rotation_seq;
 CREATE TABLE licenses (
-    license_id  text PRIMARY KEY,
-    last_served bigint NOT NULL DEFAULT 0
+    license_id text PRIMARY KEY,
+    rotation   bigint
 );
+CREATE INDEX licenses_rotation ON licenses (rotation) WHERE rotation IS NOT NULL;
 
 -- One run per (license, schedule ID); a submit after a finished run replaces it (a new run_id).
 CREATE TABLE runs (
@@ -29,7 +33,8 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_deadline ON runs (deadline) WHERE deadline IS NOT NULL;
 
--- Sub-query tasks. queue_seq orders a license's queue (FIFO; a task whose lease ran out goes back in front).
+-- Sub-query tasks. queue_seq orders a license's queue (FIFO: nextval at the back; a task whose attempt ended goes back
+-- in front with -nextval).
 CREATE SEQUENCE queue_seq;
 CREATE TABLE tasks (
     task_id          text PRIMARY KEY,
@@ -59,7 +64,7 @@ CREATE TABLE batches (
     PRIMARY KEY (task_id, attempt, batch)
 );
 
--- Rows in chunks of bounded size: the bytes of JSON array elements (row,row,...,row) exactly as received, and each
+-- Rows in chunks of bounded size (a complete call's own rows are staged as batch -1, after every numbered batch): the bytes of JSON array elements (row,row,...,row) exactly as received, and each
 -- row's start offset in them. Staged under (task, attempt, batch, seq); numbered (first_row) when the run succeeds,
 -- in sub-query order and then batch order, so that a page reads the few chunks around its window, whatever its
 -- offset, and writes their bytes as they are.

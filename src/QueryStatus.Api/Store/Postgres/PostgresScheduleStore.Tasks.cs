@@ -1,0 +1,366 @@
+using Npgsql;
+
+namespace QueryStatus.Api.Store.Postgres;
+
+/// <summary>Leases and the task calls of the worker protocol.</summary>
+public sealed partial class PostgresScheduleStore
+{
+    public async ValueTask<IReadOnlyList<LeasedTask>> LeaseAsync(LeaseCommand command, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + wait;
+        while (true)
+        {
+            // Taken before looking, so that a wake-up committed between the look and the wait is not lost.
+            var signal = _wakeups?.Signal;
+            var (leased, next) = await WriteAsync(exclusive: true, async (connection, now) =>
+            {
+                var taken = await TryLeaseAsync(connection, command, now, cancellationToken);
+                return (taken, taken.Count == 0 && now < deadline ? await NextDeadlineAsync(connection, cancellationToken) : null);
+            }, cancellationToken);
+            var now = _time.GetUtcNow();
+            if (leased.Count > 0 || now >= deadline)
+            {
+                return leased;
+            }
+
+            var until = next is { } due && due < deadline ? due : deadline;
+            var sleep = until - now;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var delay = Task.Delay(sleep > TimeSpan.Zero ? sleep : TimeSpan.Zero, _time, timeout.Token);
+            if (signal is null)
+            {
+                // No wake-ups: wait out the time (or the next deadline), then look once more.
+                try
+                {
+                    await delay.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+            }
+            else
+            {
+                await Task.WhenAny(signal, delay).ConfigureAwait(false);
+                await timeout.CancelAsync().ConfigureAwait(false);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>
+    /// Takes up to <see cref="LeaseCommand.MaxTasks"/> queued tasks as the in-memory rotation does: licenses in rotation
+    /// order, one task each per pass, each up to its limit, a served license to the back. The license rows are locked
+    /// (in rotation order) while the call serves them; their tasks are taken with <c>FOR UPDATE SKIP LOCKED</c>.
+    /// </summary>
+    private async Task<List<LeasedTask>> TryLeaseAsync(NpgsqlConnection connection, LeaseCommand command, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var max = command.MaxTasks;
+        var licenses = await ReadRowsAsync(connection,
+            """
+            SELECT l.license_id,
+                   (SELECT count(*) FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'RUNNING')::int,
+                   (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'QUEUED' LIMIT $1) q)::int
+            FROM licenses l WHERE l.rotation IS NOT NULL
+            ORDER BY l.rotation
+            FOR UPDATE OF l
+            """, [max + 1], r => new RotationEntry(r.GetString(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);
+        if (licenses.Count == 0)
+        {
+            return [];
+        }
+
+        // The in-memory LicenseQueues.Take, on the counts.
+        var rotation = new LinkedList<RotationEntry>(licenses);
+        var picks = new List<RotationEntry>();
+        var progress = true;
+        while (picks.Count < max && progress)
+        {
+            progress = false;
+            var node = rotation.First;
+            while (node is not null && picks.Count < max)
+            {
+                var next = node.Next;
+                var license = node.Value;
+                if (license.Queued == 0)
+                {
+                    rotation.Remove(node);
+                }
+                else if (license.Running < MaxConcurrent(license.LicenseId))
+                {
+                    license.Queued--;
+                    license.Running++;
+                    license.Taken++;
+                    picks.Add(license);
+                    rotation.Remove(node);
+                    if (license.Queued > 0)
+                    {
+                        rotation.AddLast(node);
+                    }
+                    progress = true;
+                }
+                node = next;
+            }
+        }
+
+        // Rotation afterwards: served licenses still waiting go to the back in the order they were served; emptied ones leave.
+        var inRotation = rotation.Select(e => e.LicenseId).ToHashSet(StringComparer.Ordinal);
+        var leaving = licenses.Where(e => !inRotation.Contains(e.LicenseId)).Select(e => e.LicenseId).ToArray();
+        var movingBack = rotation.Where(e => e.Taken > 0).Select(e => e.LicenseId).ToArray();
+        if (leaving.Length > 0)
+        {
+            await ExecuteAsync(connection, "UPDATE licenses SET rotation = NULL WHERE license_id = ANY($1)", [leaving], cancellationToken);
+        }
+        if (movingBack.Length > 0)
+        {
+            var positions = await ReadRowsAsync(connection, "SELECT nextval('rotation_seq') FROM generate_series(1, $1)",
+                [movingBack.Length], r => r.GetInt64(0), cancellationToken);
+            positions.Sort();
+            await ExecuteAsync(connection,
+                "UPDATE licenses l SET rotation = u.position FROM unnest($1::text[], $2::bigint[]) AS u(license_id, position) WHERE l.license_id = u.license_id",
+                [movingBack, positions.ToArray()], cancellationToken);
+        }
+        if (picks.Count == 0)
+        {
+            return [];
+        }
+
+        var served = licenses.Where(e => e.Taken > 0).ToArray();
+        var chosen = await ReadRowsAsync(connection,
+            """
+            SELECT p.license_id, t.task_id
+            FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(license_id, k, ord)
+            CROSS JOIN LATERAL (
+                SELECT task_id, queue_seq FROM tasks t
+                WHERE t.license_id = p.license_id AND t.state = 'QUEUED'
+                ORDER BY t.queue_seq LIMIT p.k
+                FOR UPDATE SKIP LOCKED) t
+            ORDER BY p.ord, t.queue_seq
+            """, [served.Select(e => e.LicenseId).ToArray(), served.Select(e => e.Taken).ToArray()],
+            r => (LicenseId: r.GetString(0), TaskId: r.GetString(1)), cancellationToken);
+
+        // In pick order: each pick takes its license's next task.
+        var byLicense = chosen.GroupBy(c => c.LicenseId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => new Queue<string>(g.Select(c => c.TaskId)), StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var pick in picks)
+        {
+            if (byLicense.TryGetValue(pick.LicenseId, out var queue) && queue.TryDequeue(out var taskId))
+            {
+                order.Add(taskId);
+            }
+        }
+        if (order.Count == 0)
+        {
+            return [];
+        }
+
+        var tokens = order.Select(_ => RandomIds.UrlSafe(24)).ToArray();
+        var expires = now + command.LeaseDuration;
+        var updated = await ReadRowsAsync(connection,
+            """
+            UPDATE tasks t SET state = 'RUNNING', attempt = t.attempt + 1, lease_token = u.token, lease_expires_at = $3, queue_seq = NULL
+            FROM unnest($1::text[], $2::text[]) AS u(task_id, token), runs r
+            WHERE t.task_id = u.task_id AND r.run_id = t.run_id
+            RETURNING t.task_id, r.schedule_id, t.license_id, t.payload, t.attempt, t.lease_token, t.run_id
+            """, [order.ToArray(), tokens, expires],
+            r => (Task: new LeasedTask(r.GetString(0), r.GetString(1), r.GetString(2), r.GetFieldValue<byte[]>(3), r.GetInt32(4),
+                r.GetString(5), expires), RunId: r.GetInt64(6)), cancellationToken);
+        await ExecuteAsync(connection, "UPDATE runs SET status = 'RUNNING' WHERE run_id = ANY($1) AND status = 'QUEUED'",
+            [updated.Select(u => u.RunId).Distinct().ToArray()], cancellationToken);
+
+        var position = order.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
+        return [.. updated.Select(u => u.Task).OrderBy(t => position[t.TaskId])];
+    }
+
+    private int MaxConcurrent(string licenseId) =>
+        _licenses.TryGetValue(licenseId, out var options) && options.MaxConcurrentTasks is { } limit
+            ? limit
+            : _scheduler.DefaultMaxConcurrentTasks;
+
+    private sealed class RotationEntry(string licenseId, int running, int queued)
+    {
+        public string LicenseId { get; } = licenseId;
+        public int Running { get; set; } = running;
+        public int Queued { get; set; } = queued;
+        public int Taken { get; set; }
+    }
+
+    // ---- task calls -----------------------------------------------------------------------------------------------
+
+    public async ValueTask<TaskOutcome> HeartbeatAsync(string taskId, string leaseToken, TimeSpan leaseDuration, CancellationToken cancellationToken) =>
+        await TaskCallAsync(taskId, lockLicense: false, async (connection, now, task) =>
+        {
+            if (Refusal(task, leaseToken) is { } refused)
+            {
+                return refused;
+            }
+            var expires = now + leaseDuration;
+            await ExecuteAsync(connection, "UPDATE tasks SET lease_expires_at = $2 WHERE task_id = $1", [taskId, expires], cancellationToken);
+            return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Running, Attempt: task.Attempt, LeaseExpiresAt: expires);
+        }, cancellationToken);
+
+    public async ValueTask<TaskOutcome> AppendRowsAsync(
+        string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken) =>
+        await TaskCallAsync(taskId, lockLicense: false, async (connection, now, task) =>
+        {
+            if (Refusal(task, leaseToken) is { } refused)
+            {
+                return refused;
+            }
+            var running = Outcome(WriteResult.Ok, task);
+            var known = await ReadRowAsync(connection, "SELECT true FROM batches WHERE task_id = $1 AND attempt = $2 AND batch = $3",
+                [taskId, task.Attempt, batch], r => r.GetBoolean(0), cancellationToken);
+            if (known)
+            {
+                return running with { Result = WriteResult.Duplicate };
+            }
+            if (await ExceedsRowLimitAsync(connection, task, rows.Count, now, cancellationToken) is { } tooLarge)
+            {
+                return tooLarge;
+            }
+            // The key makes the batch count once, even against a writer this lock did not serialize.
+            var inserted = await ExecuteAsync(connection,
+                "INSERT INTO batches (task_id, attempt, batch, row_count, row_bytes) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [taskId, task.Attempt, batch, rows.Count, rows.Sum(r => (long)r.Length)], cancellationToken);
+            if (inserted == 0)
+            {
+                return running with { Result = WriteResult.Duplicate };
+            }
+            await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, batch, rows, cancellationToken);
+            return running with { RowsAccepted = rows.Count };
+        }, cancellationToken);
+
+    public async ValueTask<TaskOutcome> CompleteAsync(
+        string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries,
+        CancellationToken cancellationToken)
+    {
+        var payloads = subQueries.Select(p => p.ToArray()).ToArray();
+        return await TaskCallAsync(taskId, lockLicense: true, async (connection, now, task) =>
+        {
+            if (task.State == "DONE" && task.CompletedToken == leaseToken)
+            {
+                return Outcome(WriteResult.Duplicate, task);
+            }
+            if (Refusal(task, leaseToken) is { } refused)
+            {
+                return refused;
+            }
+            if (await ExceedsRowLimitAsync(connection, task, rows.Count, now, cancellationToken) is { } tooLarge)
+            {
+                return tooLarge;
+            }
+            if (rows.Count > 0)
+            {
+                await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, cancellationToken);
+            }
+            await ExecuteAsync(connection,
+                "UPDATE tasks SET state = 'DONE', completed_token = lease_token, lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1",
+                [taskId], cancellationToken);
+            if (payloads.Length > 0)
+            {
+                var next = await ReadRowAsync(connection, "SELECT coalesce(max(ordinal), -1) + 1 FROM tasks WHERE run_id = $1",
+                    [task.RunId], r => r.GetInt32(0), cancellationToken);
+                await InsertTasksAsync(connection, task.RunId, task.LicenseId, next, payloads, queued: true, cancellationToken);
+                await EnterRotationAsync(connection, task.LicenseId, cancellationToken);
+            }
+            var allDone = await ReadRowAsync(connection, "SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE run_id = $1 AND state <> 'DONE')",
+                [task.RunId], r => r.GetBoolean(0), cancellationToken);
+            if (allDone)
+            {
+                await FinishAsync(connection, task.RunId, ScheduleStatus.Success, now, null, cancellationToken);
+            }
+            await NotifyAsync(connection, cancellationToken);
+            return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Done, Attempt: task.Attempt);
+        }, cancellationToken);
+    }
+
+    public async ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken) =>
+        await TaskCallAsync(taskId, lockLicense: true, async (connection, now, task) =>
+        {
+            if (Refusal(task, leaseToken) is { } refused)
+            {
+                return refused;
+            }
+            await EndLeaseAsync(connection, taskId, task.Attempt, cancellationToken);
+            if (failure.Retryable && await TryRetryAsync(connection, taskId, task.LicenseId, task.Attempt, cancellationToken))
+            {
+                return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Queued, Attempt: task.Attempt);
+            }
+            await FinishAsync(connection, task.RunId, ScheduleStatus.Failure, now, new Failure(failure.Code, failure.Message), cancellationToken);
+            return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Failed, Attempt: task.Attempt);
+        }, cancellationToken);
+
+    /// <summary>A task call: the task found, then its license (when the call may change the queue), run and task locked in that order.</summary>
+    private Task<TaskOutcome> TaskCallAsync(
+        string taskId, bool lockLicense, Func<NpgsqlConnection, DateTimeOffset, TaskRow, Task<TaskOutcome>> body, CancellationToken cancellationToken) =>
+        WriteAsync(exclusive: false, async (connection, now) =>
+        {
+            var owner = await ReadRowAsync(connection, "SELECT run_id, license_id FROM tasks WHERE task_id = $1",
+                [taskId], r => (RunId: r.GetInt64(0), LicenseId: r.GetString(1)), cancellationToken);
+            if (owner.LicenseId is null)
+            {
+                return TaskOutcome.Refused(TaskRefusal.TaskNotFound);
+            }
+            if (lockLicense)
+            {
+                await ExecuteAsync(connection, "SELECT 1 FROM licenses WHERE license_id = $1 FOR UPDATE", [owner.LicenseId], cancellationToken);
+            }
+            var task = await ReadRowAsync(connection,
+                """
+                WITH run AS (SELECT run_id, status FROM runs WHERE run_id = $2 FOR UPDATE)
+                SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status
+                FROM tasks t JOIN run ON run.run_id = t.run_id
+                WHERE t.task_id = $1
+                FOR UPDATE OF t
+                """, [taskId, owner.RunId],
+                r => new TaskRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt32(3),
+                    r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetFieldValue<DateTimeOffset>(5),
+                    r.IsDBNull(6) ? null : r.GetString(6), ParseStatus(r.GetString(7))), cancellationToken);
+            return task is null ? TaskOutcome.Refused(TaskRefusal.TaskNotFound) : await body(connection, now, task);
+        }, cancellationToken);
+
+    private sealed record TaskRow(
+        long RunId, string LicenseId, string State, int Attempt, string? LeaseToken, DateTimeOffset? LeaseExpiresAt,
+        string? CompletedToken, ScheduleStatus RunStatus);
+
+    /// <summary>Null when <paramref name="leaseToken"/> holds the task's live lease; else why not (the in-memory TaskLeases.IsLive).</summary>
+    private static TaskOutcome? Refusal(TaskRow task, string leaseToken)
+    {
+        if (task.State == "RUNNING" && task.LeaseToken == leaseToken)
+        {
+            return null;
+        }
+        return task.State switch
+        {
+            "DROPPED" => TaskOutcome.Refused(TaskRefusal.QueryEnded, task.RunStatus),
+            "DONE" => TaskOutcome.Refused(TaskRefusal.TaskAlreadyCompleted),
+            "QUEUED" => TaskOutcome.Refused(TaskRefusal.LeaseExpired),
+            _ => TaskOutcome.Refused(TaskRefusal.UnknownLease),
+        };
+    }
+
+    private static TaskOutcome Outcome(WriteResult result, TaskRow task) =>
+        new(result, TaskState: task.State switch
+            {
+                "PENDING" or "QUEUED" => TaskState.Queued,
+                "RUNNING" => TaskState.Running,
+                "DONE" => TaskState.Done,
+                _ => TaskState.Failed,
+            },
+            Attempt: task.Attempt,
+            LeaseExpiresAt: task.State == "RUNNING" ? task.LeaseExpiresAt : null);
+
+    /// <summary>Fails the run when <paramref name="adding"/> more rows pass the run's row limit (committed and staged together).</summary>
+    private async Task<TaskOutcome?> ExceedsRowLimitAsync(
+        NpgsqlConnection connection, TaskRow task, int adding, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var held = await ReadRowAsync(connection, "SELECT coalesce(sum(row_count), 0)::bigint FROM row_chunks WHERE run_id = $1",
+            [task.RunId], r => r.GetInt64(0), cancellationToken);
+        if (held + adding <= _scheduler.MaxRowsPerRun)
+        {
+            return null;
+        }
+        await FinishAsync(connection, task.RunId, ScheduleStatus.Failure, now, Failure.ResultTooLarge(_scheduler.MaxRowsPerRun), cancellationToken);
+        return TaskOutcome.Refused(TaskRefusal.ResultTooLarge);
+    }
+}

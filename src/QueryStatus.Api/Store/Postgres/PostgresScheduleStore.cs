@@ -1,0 +1,405 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace QueryStatus.Api.Store.Postgres;
+
+/// <summary>
+/// The durable store: the same contract as <see cref="InMemoryScheduleStore"/>, on PostgreSQL, for any number of instances
+/// at once. Every operation is one transaction; times come from <see cref="TimeProvider"/> as statement parameters.
+/// </summary>
+/// <remarks>
+/// Locking, in one fixed order so that no two writers wait on each other in a cycle: a transaction-scoped advisory lock
+/// first (<see cref="SchedulerLockKey"/>), then license rows, then run rows, then task rows. The advisory lock is taken
+/// exclusively by the operations that touch many licenses and runs at once (a lease, the time step, a put) and shared
+/// by the others (submit, stop, the task calls), which then serialize only where they meet: per license (submit, stop,
+/// complete, fail) and per run (every task call). A lease locks the license rows it serves and takes their tasks with
+/// <c>FOR UPDATE SKIP LOCKED</c>. A write first asks whether any deadline is due; if so, it takes the lock exclusively
+/// and applies the time step as of each deadline's due time, as the in-memory store's writes do.
+/// </remarks>
+public sealed partial class PostgresScheduleStore : IScheduleStore
+{
+    public const string ProviderName = "Postgres";
+
+    /// <summary>The advisory lock of the scheduler ("QSschedl").</summary>
+    public const long SchedulerLockKey = 0x5153736368656C;
+
+    /// <summary>A seeded RUNNING task has no worker; it goes back to the queue if none reports by then (as in memory).</summary>
+    private static readonly TimeSpan SeededLeaseDuration = TimeSpan.FromMinutes(5);
+
+    /// <summary>The batch number under which a complete call's own rows are staged: after every worker batch (0 and up).</summary>
+    private const long CompletionBatch = -1;
+
+    private readonly NpgsqlDataSource _data;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _retention;
+    private readonly SchedulerOptions _scheduler;
+    private readonly LicensesOptions _licenses;
+    private readonly PostgresWakeups? _wakeups;
+    /// <summary>What the last <see cref="RemoveExpiredAsync"/> measured (boxed, so that it is read and written whole).</summary>
+    private object _holdings = default(StoreHoldings);
+
+    public PostgresScheduleStore(
+        NpgsqlDataSource dataSource,
+        TimeProvider time,
+        IOptions<StoreOptions> store,
+        IOptions<SchedulerOptions> scheduler,
+        IOptions<LicensesOptions>? licenses = null,
+        PostgresWakeups? wakeups = null)
+    {
+        _data = dataSource;
+        _time = time;
+        _retention = store.Value.Retention;
+        _scheduler = scheduler.Value;
+        _licenses = licenses?.Value ?? [];
+        _wakeups = wakeups;
+    }
+
+    public string Provider => ProviderName;
+
+    public StoreHoldings Holdings() => (StoreHoldings)Volatile.Read(ref _holdings);
+
+    public async ValueTask PingAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new StoreUnavailableException("The PostgreSQL store did not answer a ping.", e);
+        }
+    }
+
+    public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            // One snapshot for the status and its page; a read takes no lock and changes nothing.
+            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            var now = _time.GetUtcNow();
+            var snapshot = await SnapshotAsync(connection,
+                "r.license_id = $1 AND r.schedule_id = $2 AND (r.expires_at IS NULL OR r.expires_at > $3)",
+                [licenseId, scheduleId, now], page, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return snapshot;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new StoreUnavailableException("Reading a status from PostgreSQL failed.", e);
+        }
+    }
+
+    public async ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
+    {
+        var problems = schedule.Validate().ToList();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(
+                $"Schedule '{schedule.ScheduleId}' is inconsistent: {string.Join("; ", problems)}.", nameof(schedule));
+        }
+
+        // No time step here: a seed describes state as of now; what it makes due is applied by the next write or sweep.
+        await WriteAsync(exclusive: true, async (connection, now) =>
+        {
+            await JoinLicenseAsync(connection, schedule.LicenseId, cancellationToken);
+            await ExecuteAsync(connection, "DELETE FROM runs WHERE license_id = $1 AND schedule_id = $2",
+                [schedule.LicenseId, schedule.ScheduleId], cancellationToken);
+
+            var status = schedule.Status;
+            var active = status is ScheduleStatus.Queued or ScheduleStatus.Running;
+            DateTimeOffset? finishedAt = status.IsFinished() ? schedule.FinishedAt ?? now : null;
+            DateTimeOffset? deadline = active ? now + _scheduler.MaxRunTime : finishedAt + _retention;
+            var runId = await InsertRunAsync(connection, schedule.LicenseId, schedule.ScheduleId, status,
+                queuedAt: active ? now : null, finishedAt, deadline, schedule.Failure, cancellationToken);
+
+            var ids = new string[schedule.SubQueries.Count];
+            var states = new string[ids.Length];
+            var tokens = new string?[ids.Length];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                ids[i] = NewTaskId();
+                states[i] = schedule.SubQueries[i] switch
+                {
+                    SubQueryState.Done => "DONE",
+                    SubQueryState.Running => "RUNNING",
+                    // A seeded SCHEDULED run has no start time: its tasks wait until it is stopped.
+                    _ when status == ScheduleStatus.Scheduled => "PENDING",
+                    _ => "QUEUED",
+                };
+                tokens[i] = states[i] == "RUNNING" ? RandomIds.UrlSafe(24) : null;
+            }
+            await ExecuteAsync(connection,
+                """
+                INSERT INTO tasks (task_id, run_id, license_id, ordinal, payload, state, queue_seq, attempt, lease_token, lease_expires_at)
+                SELECT u.id, $1, $2, (u.ord - 1)::int, '\x'::bytea, u.state,
+                       CASE WHEN u.state = 'QUEUED' THEN nextval('queue_seq') END,
+                       CASE WHEN u.state IN ('DONE', 'RUNNING') THEN 1 ELSE 0 END,
+                       u.token, CASE WHEN u.state = 'RUNNING' THEN $6::timestamptz END
+                FROM (SELECT * FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS x(id, state, token, ord) ORDER BY ord OFFSET 0) u
+                """,
+                [runId, schedule.LicenseId, ids, states, tokens, now + SeededLeaseDuration], cancellationToken);
+            if (states.Contains("QUEUED"))
+            {
+                await EnterRotationAsync(connection, schedule.LicenseId, cancellationToken);
+            }
+
+            if (status == ScheduleStatus.Success && schedule.Rows.Count > 0 && ids.Length > 0)
+            {
+                var rows = new ReadOnlyMemory<byte>[schedule.Rows.Count];
+                for (var i = 0; i < rows.Length; i++)
+                {
+                    rows[i] = schedule.Rows.Get(i).ToArray();
+                }
+                await RowChunks.WriteAsync(connection, runId, ids[0], 1, 0, rows, cancellationToken);
+                await SealResultAsync(connection, runId, cancellationToken);
+            }
+            await NotifyAsync(connection, cancellationToken);
+            return 0;
+        }, cancellationToken, step: false);
+    }
+
+    public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken) =>
+        await WriteAsync(exclusive: true, async (connection, _) =>
+        {
+            var holdings = await ReadRowAsync(connection,
+                """
+                SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM tasks),
+                       (SELECT coalesce(sum(row_count), 0)::bigint FROM row_chunks),
+                       (SELECT coalesce(sum(length(bytes) - (row_count - 1)), 0)::bigint FROM row_chunks),
+                       (SELECT count(DISTINCT license_id) FROM runs)
+                """, [], r => new StoreHoldings(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)),
+                cancellationToken);
+            Volatile.Write(ref _holdings, (object)holdings);
+            return 0;
+        }, cancellationToken, countRemoved: true);
+
+    public async ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken)
+    {
+        var payloads = command.SubQueries.Select(p => p.ToArray()).ToArray();
+        return await WriteAsync(exclusive: false, async (connection, now) =>
+        {
+            await JoinLicenseAsync(connection, command.LicenseId, cancellationToken);
+            var old = await ReadRowAsync(connection,
+                "SELECT run_id, status FROM runs WHERE license_id = $1 AND schedule_id = $2 FOR UPDATE",
+                [command.LicenseId, command.ScheduleId], r => (Id: r.GetInt64(0), Status: ParseStatus(r.GetString(1))), cancellationToken);
+            if (old.Id != 0)
+            {
+                if (!old.Status.IsFinished())
+                {
+                    return WriteOutcome.Refused(RunRefusal.RunNotFinished, old.Status);
+                }
+                await ExecuteAsync(connection, "DELETE FROM runs WHERE run_id = $1", [old.Id], cancellationToken);
+            }
+
+            var scheduled = command.NotBefore is { } notBefore && notBefore > now;
+            var runId = await InsertRunAsync(connection, command.LicenseId, command.ScheduleId,
+                scheduled ? ScheduleStatus.Scheduled : ScheduleStatus.Queued,
+                queuedAt: scheduled ? null : now, finishedAt: null,
+                deadline: scheduled ? command.NotBefore!.Value : now + _scheduler.MaxRunTime, failure: null, cancellationToken,
+                notBefore: command.NotBefore);
+            await InsertTasksAsync(connection, runId, command.LicenseId, 0, payloads, queued: !scheduled, cancellationToken);
+            if (!scheduled)
+            {
+                await EnterRotationAsync(connection, command.LicenseId, cancellationToken);
+                await NotifyAsync(connection, cancellationToken);
+            }
+            return new WriteOutcome(WriteResult.Ok, Status: await SnapshotOfAsync(connection, runId, cancellationToken));
+        }, cancellationToken);
+    }
+
+    public async ValueTask<WriteOutcome> StopAsync(string licenseId, string scheduleId, CancellationToken cancellationToken) =>
+        await WriteAsync(exclusive: false, async (connection, now) =>
+        {
+            await ExecuteAsync(connection, "SELECT 1 FROM licenses WHERE license_id = $1 FOR UPDATE", [licenseId], cancellationToken);
+            var run = await ReadRowAsync(connection,
+                "SELECT run_id, status FROM runs WHERE license_id = $1 AND schedule_id = $2 FOR UPDATE",
+                [licenseId, scheduleId], r => (Id: r.GetInt64(0), Status: ParseStatus(r.GetString(1))), cancellationToken);
+            if (run.Id == 0)
+            {
+                return WriteOutcome.Refused(RunRefusal.ScheduleNotFound);
+            }
+            if (run.Status.IsFinished())
+            {
+                return WriteOutcome.Refused(RunRefusal.RunAlreadyFinished, run.Status);
+            }
+            await FinishAsync(connection, run.Id, ScheduleStatus.Stopped, now, null, cancellationToken);
+            return new WriteOutcome(WriteResult.Ok, Status: await SnapshotOfAsync(connection, run.Id, cancellationToken));
+        }, cancellationToken);
+
+    // ---- building blocks ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Runs <paramref name="body"/> in one transaction under the scheduler lock (exclusive when asked or when a deadline
+    /// is due, then after the time step unless <paramref name="step"/> is false), and commits. With <paramref name="countRemoved"/> it answers how many runs the
+    /// step removed instead of the body's answer.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(
+        bool exclusive, Func<NpgsqlConnection, DateTimeOffset, Task<T>> body, CancellationToken cancellationToken, bool countRemoved = false, bool step = true)
+    {
+        try
+        {
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var now = _time.GetUtcNow();
+            exclusive = exclusive || step && await ReadRowAsync(connection,
+                """
+                SELECT EXISTS (SELECT 1 FROM runs WHERE deadline <= $1)
+                    OR EXISTS (SELECT 1 FROM tasks WHERE state = 'RUNNING' AND lease_expires_at <= $1)
+                """, [now], r => r.GetBoolean(0), cancellationToken);
+            await ExecuteAsync(connection,
+                exclusive ? "SELECT pg_advisory_xact_lock($1)" : "SELECT pg_advisory_xact_lock_shared($1)",
+                [SchedulerLockKey], cancellationToken);
+            var removed = exclusive && step ? await StepAsync(connection, now, cancellationToken) : 0;
+            var result = await body(connection, now);
+            await transaction.CommitAsync(cancellationToken);
+            return countRemoved ? (T)(object)removed : result;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new StoreUnavailableException("A PostgreSQL store transaction failed.", e);
+        }
+    }
+
+    private async Task<long> InsertRunAsync(
+        NpgsqlConnection connection, string licenseId, string scheduleId, ScheduleStatus status, DateTimeOffset? queuedAt,
+        DateTimeOffset? finishedAt, DateTimeOffset? deadline, Failure? failure, CancellationToken cancellationToken,
+        DateTimeOffset? notBefore = null) =>
+        await ReadRowAsync(connection,
+            """
+            INSERT INTO runs (license_id, schedule_id, status, not_before, queued_at, finished_at, expires_at, deadline, failure_code, failure_message)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING run_id
+            """,
+            [licenseId, scheduleId, status.ToWire(), Nullable(notBefore), Nullable(queuedAt), Nullable(finishedAt), Nullable(finishedAt + _retention),
+             Nullable(deadline), (object?)failure?.Code ?? DBNull.Value, (object?)failure?.Message ?? DBNull.Value],
+            r => r.GetInt64(0), cancellationToken);
+
+    /// <summary>Adds tasks to a run from ordinal <paramref name="firstOrdinal"/>: at the back of the queue, or PENDING.</summary>
+    private static async Task InsertTasksAsync(
+        NpgsqlConnection connection, long runId, string licenseId, int firstOrdinal, byte[][] payloads, bool queued,
+        CancellationToken cancellationToken)
+    {
+        if (payloads.Length == 0)
+        {
+            return;
+        }
+        var ids = payloads.Select(_ => NewTaskId()).ToArray();
+        await ExecuteAsync(connection,
+            """
+            INSERT INTO tasks (task_id, run_id, license_id, ordinal, payload, state, queue_seq)
+            SELECT u.id, $1, $2, ($3 + u.ord - 1)::int, u.payload, $6, CASE WHEN $6 = 'QUEUED' THEN nextval('queue_seq') END
+            FROM (SELECT * FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS x(id, payload, ord) ORDER BY ord OFFSET 0) u
+            """,
+            [runId, licenseId, firstOrdinal, ids, payloads, queued ? "QUEUED" : "PENDING"], cancellationToken);
+    }
+
+    /// <summary>Makes sure the license has its row, and locks it (the first lock of a writer: license, run, task).</summary>
+    private static async Task JoinLicenseAsync(NpgsqlConnection connection, string licenseId, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection, "INSERT INTO licenses (license_id) VALUES ($1) ON CONFLICT DO NOTHING", [licenseId], cancellationToken);
+        await ExecuteAsync(connection, "SELECT 1 FROM licenses WHERE license_id = $1 FOR UPDATE", [licenseId], cancellationToken);
+    }
+
+    /// <summary>A license whose queue was empty joins the rotation at the back; one already in it keeps its place.</summary>
+    private static Task EnterRotationAsync(NpgsqlConnection connection, string licenseId, CancellationToken cancellationToken) =>
+        ExecuteAsync(connection, "UPDATE licenses SET rotation = nextval('rotation_seq') WHERE license_id = $1 AND rotation IS NULL",
+            [licenseId], cancellationToken);
+
+    private Task NotifyAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        _wakeups is null ? Task.CompletedTask : PostgresWakeups.NotifyAsync(connection, cancellationToken);
+
+    private Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
+        SnapshotAsync(connection, "r.run_id = $1", [runId], new PageWindow(0, 0, 0), cancellationToken);
+
+    private static async Task<StatusSnapshot?> SnapshotAsync(
+        NpgsqlConnection connection, string where, object[] parameters, PageWindow window, CancellationToken cancellationToken)
+    {
+        var row = await ReadRowAsync(connection,
+            $"""
+            SELECT r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
+                   (SELECT count(*) FILTER (WHERE t.state = 'DONE') FROM tasks t WHERE t.run_id = r.run_id)::int,
+                   (SELECT count(*) FROM tasks t WHERE t.run_id = r.run_id)::int,
+                   (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int,
+                   (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int
+            FROM runs r WHERE {where}
+            """, parameters,
+            r => new
+            {
+                RunId = r.GetInt64(0),
+                ScheduleId = r.GetString(1),
+                Status = ParseStatus(r.GetString(2)),
+                Failure = r.IsDBNull(3) ? null : new Failure(r.GetString(3), r.GetString(4)),
+                ExpiresAt = r.IsDBNull(5) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(5),
+                TotalRows = r.GetInt64(6),
+                Ready = r.GetInt32(7),
+                Total = r.GetInt32(8),
+                Queued = r.GetInt32(9),
+                Running = r.GetInt32(10),
+            }, cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+        var total = row.Status == ScheduleStatus.Success ? row.TotalRows : 0;
+        var (start, end) = window.Resolve(total);
+        var page = total > 0 ? await RowChunks.ReadPageAsync(connection, row.RunId, start, end, cancellationToken) : RowPage.Empty(start);
+        return new StatusSnapshot(row.ScheduleId, row.Status, row.Ready, row.Total, row.Queued, row.Running, row.Failure,
+            row.ExpiresAt, total, page);
+    }
+
+    private static string NewTaskId() => "t_" + RandomIds.UrlSafe(18);
+
+    private static ScheduleStatus ParseStatus(string text) =>
+        ScheduleStatusNames.TryParse(text, out var status) ? status : throw new InvalidOperationException($"Unknown run status '{text}'.");
+
+    private static NpgsqlParameter Nullable(DateTimeOffset? value) =>
+        new() { Value = value is { } v ? v : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, object?[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter switch
+            {
+                NpgsqlParameter given => given,
+                null => new NpgsqlParameter { Value = DBNull.Value },
+                DBNull => new NpgsqlParameter { Value = DBNull.Value },
+                string?[] texts => new NpgsqlParameter { Value = texts, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text },
+                _ => new NpgsqlParameter { Value = parameter },
+            });
+        }
+        return command;
+    }
+
+    private static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The first row mapped by <paramref name="map"/>, or default when there is none.</summary>
+    private static async Task<T?> ReadRowAsync<T>(
+        NpgsqlConnection connection, string sql, object?[] parameters, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? map(reader) : default;
+    }
+
+    private static async Task<List<T>> ReadRowsAsync<T>(
+        NpgsqlConnection connection, string sql, object?[] parameters, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(reader));
+        }
+        return rows;
+    }
+}
