@@ -73,54 +73,27 @@ internal sealed class LicenseQueues(SchedulerOptions scheduler, LicensesOptions 
     /// Moves up to <paramref name="max"/> queued tasks into their licenses' running sets, into <paramref name="taken"/>
     /// in the order they were chosen. The caller gives each its lease.
     /// </summary>
-    public void Take(int max, List<WorkItem> taken)
-    {
-        var progress = true;
-        while (taken.Count < max && progress)
-        {
-            // One pass gives each license with room at most one task; a served license moves to the back.
-            progress = false;
-            var node = _rotation.First;
-            while (node is not null && taken.Count < max)
+    public void Take(int max, List<WorkItem> taken) =>
+        LeaseRotation.Serve(
+            _rotation,
+            max,
+            static license => license.Queued.Count > 0,
+            license => license.Running.Count < MaxConcurrent(license.Id),
+            license =>
             {
-                var next = node.Next;
-                var license = node.Value;
-                if (license.Queued.First is not { } first)
-                {
-                    _rotation.Remove(node);
-                    license.InRotation = false;
-                }
-                else if (license.Running.Count < MaxConcurrent(license.Id))
-                {
-                    var item = first.Value;
-                    license.Queued.RemoveFirst();
-                    StartRunning(item);
-                    taken.Add(item);
-                    _rotation.Remove(node);
-                    if (license.Queued.Count > 0)
-                    {
-                        _rotation.AddLast(node);
-                    }
-                    else
-                    {
-                        license.InRotation = false;
-                    }
-                    progress = true;
-                }
-                node = next;
-            }
-        }
-    }
+                var item = license.Queued.First!.Value;
+                license.Queued.RemoveFirst();
+                StartRunning(item);
+                taken.Add(item);
+            },
+            static license => license.InRotation = false);
 
     /// <summary>Counts a task against its license's limit: from when it is taken until its lease ends.</summary>
     public void StartRunning(WorkItem item) => item.Run.License.Running.Add(item);
 
     public void StopRunning(WorkItem item) => item.Run.License.Running.Remove(item);
 
-    private int MaxConcurrent(string licenseId) =>
-        limits.TryGetValue(licenseId, out var options) && options.MaxConcurrentTasks is { } limit
-            ? limit
-            : scheduler.DefaultMaxConcurrentTasks;
+    private int MaxConcurrent(string licenseId) => LeaseRotation.MaxConcurrent(licenseId, scheduler, limits);
 }
 
 /// <summary>One license's waiting and running tasks, and its place in the round robin.</summary>

@@ -69,38 +69,21 @@ public sealed partial class PostgresScheduleStore
             return [];
         }
 
-        // The in-memory LicenseQueues.Take, on the counts.
+        // The stores' one rotation rule, on the counts.
         var rotation = new LinkedList<RotationEntry>(licenses);
         var picks = new List<RotationEntry>();
-        var progress = true;
-        while (picks.Count < max && progress)
-        {
-            progress = false;
-            var node = rotation.First;
-            while (node is not null && picks.Count < max)
+        LeaseRotation.Serve(
+            rotation,
+            max,
+            static license => license.Queued > 0,
+            license => license.Running < MaxConcurrent(license.LicenseId),
+            license =>
             {
-                var next = node.Next;
-                var license = node.Value;
-                if (license.Queued == 0)
-                {
-                    rotation.Remove(node);
-                }
-                else if (license.Running < MaxConcurrent(license.LicenseId))
-                {
-                    license.Queued--;
-                    license.Running++;
-                    license.Taken++;
-                    picks.Add(license);
-                    rotation.Remove(node);
-                    if (license.Queued > 0)
-                    {
-                        rotation.AddLast(node);
-                    }
-                    progress = true;
-                }
-                node = next;
-            }
-        }
+                license.Queued--;
+                license.Running++;
+                license.Taken++;
+                picks.Add(license);
+            });
 
         // Rotation afterwards: served licenses still waiting go to the back in the order they were served; emptied ones leave.
         var inRotation = rotation.Select(e => e.LicenseId).ToHashSet(StringComparer.Ordinal);
@@ -172,10 +155,7 @@ public sealed partial class PostgresScheduleStore
         return [.. updated.Select(u => u.Task).OrderBy(t => position[t.TaskId])];
     }
 
-    private int MaxConcurrent(string licenseId) =>
-        _licenses.TryGetValue(licenseId, out var options) && options.MaxConcurrentTasks is { } limit
-            ? limit
-            : _scheduler.DefaultMaxConcurrentTasks;
+    private int MaxConcurrent(string licenseId) => LeaseRotation.MaxConcurrent(licenseId, _scheduler, _licenses);
 
     private sealed class RotationEntry(string licenseId, int running, int queued)
     {
