@@ -1,0 +1,83 @@
+using QueryStatus.Api.Tests.Infrastructure;
+using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>
+/// <c>Store:Provider</c> = <c>Postgres</c> through the HTTP API: instances on one database share every query, and
+/// start-up refuses a provider it does not know or a PostgreSQL store without a connection string.
+/// </summary>
+public sealed class PostgresProviderTests
+{
+    private static QueryStatusFactory Instance(string connectionString) => new()
+    {
+        Settings = new Dictionary<string, string?>
+        {
+            ["Store:Provider"] = "Postgres",
+            ["ConnectionStrings:QueryStatus"] = connectionString,
+        },
+    };
+
+    [Fact]
+    public async Task TwoInstancesOnOneDatabaseServeOneTruth()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        using var a = Instance(database);
+        using var b = Instance(database);
+        b.Time.SetUtcNow(a.Time.GetUtcNow());
+        var license = TestData.NewLicenseId();
+        using var clientOnA = a.CreateJwtClient(license);
+        using var clientOnB = b.CreateJwtClient(license);
+        using var workerOnB = b.CreateWorker();
+
+        var scheduleId = await clientOnA.SubmitAsync(Sub("a"), Sub("b"));
+        var first = await workerOnB.LeaseOneAsync();
+        await workerOnB.RowsOkAsync(first, 1, Row("first-1"));
+        await workerOnB.RowsOkAsync(first, 0, Row("first-0"));
+        await workerOnB.CompleteOkAsync(first, [Row("first-last")]);
+        var second = await workerOnB.LeaseOneAsync();
+        await workerOnB.CompleteOkAsync(second, [Row("second")]);
+
+        var onA = await clientOnA.StatusAsync(scheduleId);
+        var onB = await clientOnB.StatusAsync(scheduleId);
+        Assert.Equal("SUCCESS", onA.StatusCode());
+        Assert.Equal([Row("first-0"), Row("first-1"), Row("first-last"), Row("second")], onA.RawRows());
+        Assert.Equal(onA.RawRows(), onB.RawRows());
+    }
+
+    [Fact]
+    public async Task AQueryOutlivesTheInstanceThatTookIt()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        var license = TestData.NewLicenseId();
+        string scheduleId;
+        using (var before = Instance(database))
+        using (var client = before.CreateJwtClient(license))
+        {
+            scheduleId = await client.SubmitAsync(Sub("a"));
+        }
+
+        using var after = Instance(database);
+        using var clientAfter = after.CreateJwtClient(license);
+        using var worker = after.CreateWorker();
+        var task = await worker.LeaseOneAsync();
+        await worker.CompleteOkAsync(task, [Row("kept")]);
+
+        var status = await clientAfter.StatusAsync(scheduleId);
+        Assert.Equal([Row("kept")], status.RawRows());
+    }
+
+    [Theory]
+    [InlineData("Oracle", "Store:Provider")]
+    [InlineData("Postgres", "ConnectionStrings:QueryStatus")]
+    public void StartUpRefusesAStoreItCannotBuildAndSaysWhichSetting(string provider, string named)
+    {
+        using var factory = new QueryStatusFactory { Settings = new Dictionary<string, string?> { ["Store:Provider"] = provider } };
+
+        var error = Record.Exception(() => factory.CreateClient().Dispose());
+
+        Assert.NotNull(error);
+        var messages = StoreTestHelpers.MessageChain(error);
+        Assert.Contains(named, messages, StringComparison.Ordinal);
+    }
+}
