@@ -5,7 +5,8 @@ namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>
 /// A task's rows enter its result in ascending batch number, whatever order the batches arrived in (a worker that
-/// times out and re-sends an earlier batch after a later one is the ordinary case), then the complete call's rows.
+/// times out and re-sends an earlier batch after a later one is the ordinary case), then the complete call's rows;
+/// on every store provider.
 /// </summary>
 public sealed class BatchOrderTests
 {
@@ -13,9 +14,9 @@ public sealed class BatchOrderTests
 
     private static string[] Expected(params long[] batches) => [.. batches.SelectMany(BatchRows)];
 
-    private static async Task<List<string>> RunAsync(long[] sendOrder, params string[] completeRows)
+    private static async Task<List<string>> RunAsync(string provider, long[] sendOrder, params string[] completeRows)
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = await StoreProviders.FactoryAsync(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -32,32 +33,48 @@ public sealed class BatchOrderTests
         return status.RawRows();
     }
 
-    [Theory]
-    [InlineData(new long[] { 2, 0, 1 })]
-    [InlineData(new long[] { 1, 2, 0 })]
-    [InlineData(new long[] { 0, 1, 2 })]
-    public async Task BatchesEnterTheResultInBatchNumberOrderWhateverTheArrivalOrder(long[] sendOrder) =>
-        Assert.Equal(Expected(0, 1, 2), await RunAsync(sendOrder));
-
-    [Fact]
-    public async Task RepeatedBatchAmongOutOfOrderBatchesCountsOnceInItsPlace() =>
-        Assert.Equal(Expected(0, 1, 2), await RunAsync([2, 0, 2, 1, 0]));
+    public static TheoryData<string, long[]> ArrivalOrders => Cross([[2, 0, 1], [1, 2, 0], [0, 1, 2]]);
 
     [Theory]
-    [InlineData(new long[] { 0, 2 }, new long[] { 0, 2 })]
-    [InlineData(new long[] { 2, 0 }, new long[] { 0, 2 })]
-    [InlineData(new long[] { 1000, 7, 999_999_999_999 }, new long[] { 7, 1000, 999_999_999_999 })]
-    public async Task NumbersOrderTheBatchesAndNeedNotBeDense(long[] sendOrder, long[] resultOrder) =>
-        Assert.Equal(Expected(resultOrder), await RunAsync(sendOrder));
+    [MemberData(nameof(ArrivalOrders))]
+    public async Task BatchesEnterTheResultInBatchNumberOrderWhateverTheArrivalOrder(string provider, long[] sendOrder) =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync(provider, sendOrder));
 
-    [Fact]
-    public async Task CompleteCallsRowsComeAfterEveryBatch() =>
-        Assert.Equal([.. Expected(0, 1), Row("last")], await RunAsync([1, 0], Row("last")));
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task RepeatedBatchAmongOutOfOrderBatchesCountsOnceInItsPlace(string provider) =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync(provider, [2, 0, 2, 1, 0]));
 
-    [Fact]
-    public async Task RetriedTaskKeepsOnlyTheLastAttemptsRowsInBatchOrder()
+    public static TheoryData<string, long[], long[]> Gaps
     {
-        using var factory = new QueryStatusFactory();
+        get
+        {
+            var data = new TheoryData<string, long[], long[]>();
+            foreach (var provider in StoreProviders.All)
+            {
+                data.Add(provider, [0, 2], [0, 2]);
+                data.Add(provider, [2, 0], [0, 2]);
+                data.Add(provider, [1000, 7, 999_999_999_999], [7, 1000, 999_999_999_999]);
+            }
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Gaps))]
+    public async Task NumbersOrderTheBatchesAndNeedNotBeDense(string provider, long[] sendOrder, long[] resultOrder) =>
+        Assert.Equal(Expected(resultOrder), await RunAsync(provider, sendOrder));
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task CompleteCallsRowsComeAfterEveryBatch(string provider) =>
+        Assert.Equal([.. Expected(0, 1), Row("last")], await RunAsync(provider, [1, 0], Row("last")));
+
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task RetriedTaskKeepsOnlyTheLastAttemptsRowsInBatchOrder(string provider)
+    {
+        using var factory = await StoreProviders.FactoryAsync(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -77,10 +94,11 @@ public sealed class BatchOrderTests
         Assert.Equal(Expected(0, 1, 2), (await client.StatusAsync(scheduleId)).RawRows());
     }
 
-    [Fact]
-    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder(string provider)
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = await StoreProviders.FactoryAsync(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("q", 2));
@@ -97,10 +115,11 @@ public sealed class BatchOrderTests
         Assert.Equal([Row("q0-b0"), Row("q0-b1"), Row("q1-b0"), Row("q1-b1")], (await client.StatusAsync(scheduleId)).RawRows());
     }
 
-    [Fact]
-    public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing()
+    [Theory]
+    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
+    public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing(string provider)
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = await StoreProviders.FactoryAsync(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -111,5 +130,18 @@ public sealed class BatchOrderTests
         await worker.RowsAsync(task, 0, BatchRows(0)).AssertConflictAsync();
 
         Assert.Equal(Expected(1), (await client.StatusAsync(scheduleId)).RawRows());
+    }
+
+    private static TheoryData<string, long[]> Cross(long[][] orders)
+    {
+        var data = new TheoryData<string, long[]>();
+        foreach (var provider in StoreProviders.All)
+        {
+            foreach (var order in orders)
+            {
+                data.Add(provider, order);
+            }
+        }
+        return data;
     }
 }
