@@ -19,7 +19,7 @@ public sealed class StoreGaugeTests
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(10);
 
-    private sealed class Gauges(IServiceProvider services) : IDisposable
+    private sealed class Gauges(IServiceProvider services, string store = StoreOptions.InMemoryProvider) : IDisposable
     {
         private readonly Dictionary<string, MetricCollector<long>> _collectors = new[]
             {
@@ -33,7 +33,7 @@ public sealed class StoreGaugeTests
         {
             c.Value.RecordObservableInstruments();
             var last = c.Value.LastMeasurement ?? throw new Xunit.Sdk.XunitException($"{c.Key} reported nothing.");
-            Assert.Equal("InMemory", last.Tags[StoreMetrics.StoreTag]);
+            Assert.Equal(store, last.Tags[StoreMetrics.StoreTag]);
             return last.Value;
         });
 
@@ -90,6 +90,42 @@ public sealed class StoreGaugeTests
             () => factory.Logs.Events.Any(e => e.MessageTemplate.Text.StartsWith("Removed {Count} expired schedules", StringComparison.Ordinal)),
             "the sweep's log line");
 
+        Assert.All(gauges.Read(), gauge => Assert.Equal(0, gauge.Value));
+        using var expired = await client.GetStatusAsync(done);
+        await expired.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
+    }
+
+    /// <summary>
+    /// The PostgreSQL store's gauges report what its last sweep counted: after traffic, one sweep shows what the database
+    /// holds; once retention has passed, one more sweep deletes it all and they read zero.
+    /// </summary>
+    [Fact]
+    public async Task PostgresGaugesCountWhatTheDatabaseHoldsAndReadZeroAfterExpiryAndOneSweep()
+    {
+        using var factory = new TimerWatchingFactory
+        {
+            Settings = await StoreProviders.SettingsAsync(StoreOptions.PostgresProvider,
+                new Dictionary<string, string?> { ["Store:Retention"] = "00:01:00", ["Store:SweepInterval"] = "00:00:10" }),
+        };
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        using var gauges = new Gauges(factory.Services, StoreOptions.PostgresProvider);
+        await EventuallyAsync(() => factory.Timers.PeriodicTimersCreated(SweepInterval) == 1, "the sweeper's timer");
+
+        var done = await client.SubmitAsync(Subs("done", 2));
+        foreach (var task in await worker.LeaseAsync(maxTasks: 10))
+        {
+            await worker.CompleteOkAsync(task, [Row("a"), Row("b")]);
+        }
+        Assert.Equal("SUCCESS", (await client.StatusAsync(done)).StatusCode());
+
+        factory.Time.Advance(SweepInterval);
+        await EventuallyAsync(() => gauges.Read()[StoreMetrics.SchedulesGauge] == 1, "a sweep's count of the finished query");
+        Assert.Equal(2, gauges.Read()[StoreMetrics.TasksGauge]);
+        Assert.Equal(4, gauges.Read()[StoreMetrics.RowsGauge]);
+
+        factory.Time.Advance(TimeSpan.FromMinutes(1));
+        await EventuallyAsync(() => gauges.Read()[StoreMetrics.SchedulesGauge] == 0, "the sweep after the retention");
         Assert.All(gauges.Read(), gauge => Assert.Equal(0, gauge.Value));
         using var expired = await client.GetStatusAsync(done);
         await expired.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
