@@ -161,7 +161,47 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         }, cancellationToken, step: false);
     }
 
-    public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Chunks deleted per statement when results expire: a few dozen MiB at most, so that one huge result is given back
+    /// in many short transactions rather than one long one that holds its locks and its WAL until it ends.
+    /// </summary>
+    private const int ExpiredChunksPerDelete = 500;
+
+    public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
+    {
+        await DeleteExpiredRowsAsync(cancellationToken);
+        return await SweepAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The rows of results whose retention has passed, in bounded batches, each its own transaction. Safe before the
+    /// time step removes their runs: a read already treats such a run as gone, and nothing writes to it any more.
+    /// </summary>
+    internal async Task DeleteExpiredRowsAsync(CancellationToken cancellationToken, int chunksPerDelete = ExpiredChunksPerDelete)
+    {
+        try
+        {
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            await using var delete = new NpgsqlCommand(
+                """
+                DELETE FROM row_chunks WHERE ctid = ANY(ARRAY(
+                    SELECT c.ctid FROM row_chunks c JOIN runs r ON r.run_id = c.run_id
+                    WHERE r.expires_at <= $1
+                    LIMIT $2))
+                """, connection);
+            delete.Parameters.Add(new NpgsqlParameter { Value = _time.GetUtcNow() });
+            delete.Parameters.Add(new NpgsqlParameter { Value = chunksPerDelete });
+            while (await delete.ExecuteNonQueryAsync(cancellationToken) == chunksPerDelete)
+            {
+            }
+        }
+        catch (NpgsqlException e)
+        {
+            throw new StoreUnavailableException("The PostgreSQL store could not delete expired rows.", e);
+        }
+    }
+
+    private async ValueTask<int> SweepAsync(CancellationToken cancellationToken) =>
         await WriteAsync(exclusive: true, async (connection, _) =>
         {
             var holdings = await ReadRowAsync(connection,

@@ -1,0 +1,53 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using QueryStatus.Api.Store;
+using QueryStatus.Api.Store.Postgres;
+using QueryStatus.Api.Tests.Infrastructure;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>An expired result's rows leave the database in bounded batches, before the sweep removes its run.</summary>
+public sealed class ExpiredRowsTests
+{
+    [Fact]
+    public async Task ExpiredRowsGoInBatchesUntilNoneIsLeftAndLiveOnesStay()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+        var store = new PostgresScheduleStore(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
+        // 20 KB rows: three to a chunk, so each result is several chunks.
+        ReadOnlyMemory<byte>[] Rows(string name) =>
+            [.. Enumerable.Range(0, 20).Select(i => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{name}{i}{new string('x', 20_000)}\""))];
+
+        await SucceedAsync(store, "old", Rows("old"));
+        time.Advance(TimeSpan.FromMinutes(5));
+        await SucceedAsync(store, "new", Rows("new"));
+        time.Advance(TimeSpan.FromMinutes(5)); // "old" has expired, "new" has five minutes left
+
+        await store.DeleteExpiredRowsAsync(CancellationToken.None, chunksPerDelete: 2);
+
+        Assert.Equal(0L, await ChunksOfAsync(dataSource, "old"));
+        Assert.True(await ChunksOfAsync(dataSource, "new") >= 7);
+        Assert.Equal(20, (await store.GetStatusAsync("lic", "new", new PageWindow(0, null, 10_000), CancellationToken.None))!.TotalRows);
+    }
+
+    private static async Task SucceedAsync(IScheduleStore store, string scheduleId, ReadOnlyMemory<byte>[] rows)
+    {
+        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
+        var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, rows, [], CancellationToken.None)).Result);
+    }
+
+    private static async Task<long> ChunksOfAsync(NpgsqlDataSource dataSource, string scheduleId)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT count(*) FROM row_chunks c JOIN runs r ON r.run_id = c.run_id WHERE r.schedule_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = scheduleId });
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
