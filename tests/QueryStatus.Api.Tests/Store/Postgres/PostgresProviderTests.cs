@@ -1,3 +1,4 @@
+using Npgsql;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -79,5 +80,30 @@ public sealed class PostgresProviderTests
         Assert.NotNull(error);
         var messages = StoreTestHelpers.MessageChain(error);
         Assert.Contains(named, messages, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASeedFileAppliedByEveryStartLeavesOneCopy()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        using var seed = TempSeedFile.WithSchedules(
+            """{"schedule_id": "seeded_done", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE", "DONE"], "data": [{"n": 1}, {"n": 2}, {"n": 3}]}""",
+            """{"schedule_id": "seeded_running", "license_id": "lic_test", "status_code": "RUNNING", "subqueries": ["DONE", "RUNNING", "QUEUED"]}""");
+        var settings = new (string, string?)[] { ("Store:Provider", "Postgres"), ("ConnectionStrings:QueryStatus", database) };
+
+        for (var start = 0; start < 2; start++)
+        {
+            using var factory = seed.CreateFactory(settings);
+            using var client = factory.CreateClientWithApiKey();
+            var done = await client.StatusAsync("seeded_done");
+            Assert.Equal(["{\"n\": 1}", "{\"n\": 2}", "{\"n\": 3}"], done.RawRows());
+            Assert.Equal("RUNNING", (await client.StatusAsync("seeded_running")).StatusCode());
+        }
+
+        await using var dataSource = NpgsqlDataSource.Create(database);
+        await using var count = dataSource.CreateCommand("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM tasks)");
+        await using var reader = await count.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal((2L, 5L), (reader.GetInt64(0), reader.GetInt64(1)));
     }
 }
