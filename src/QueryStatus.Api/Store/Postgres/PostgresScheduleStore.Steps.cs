@@ -129,10 +129,10 @@ public sealed partial class PostgresScheduleStore
         await ExecuteAsync(connection, "DELETE FROM batches WHERE task_id IN (SELECT task_id FROM tasks WHERE run_id = $1)", [runId], cancellationToken);
         await ExecuteAsync(connection,
             """
-            UPDATE runs SET status = $2, finished_at = $3, expires_at = $3 + $4, deadline = $3 + $4, failure_code = $5, failure_message = $6
+            UPDATE runs SET status = $2, finished_at = $3, expires_at = $4, deadline = $4, failure_code = $5, failure_message = $6
             WHERE run_id = $1
             """,
-            [runId, status.ToWire(), finishedAt, _retention, (object?)failure?.Code ?? DBNull.Value, (object?)failure?.Message ?? DBNull.Value],
+            [runId, status.ToWire(), finishedAt, RetainedUntil(finishedAt), (object?)failure?.Code ?? DBNull.Value, (object?)failure?.Message ?? DBNull.Value],
             cancellationToken);
         await NotifyAsync(connection, cancellationToken);
     }

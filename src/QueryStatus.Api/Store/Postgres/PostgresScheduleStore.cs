@@ -111,7 +111,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
             var status = schedule.Status;
             var active = status is ScheduleStatus.Queued or ScheduleStatus.Running;
             DateTimeOffset? finishedAt = status.IsFinished() ? schedule.FinishedAt ?? now : null;
-            DateTimeOffset? deadline = active ? now + _scheduler.MaxRunTime : finishedAt + _retention;
+            DateTimeOffset? deadline = active ? now + _scheduler.MaxRunTime : RetainedUntil(finishedAt);
             var runId = await InsertRunAsync(connection, schedule.LicenseId, schedule.ScheduleId, status,
                 queuedAt: active ? now : null, finishedAt, deadline, schedule.Failure, cancellationToken);
 
@@ -148,10 +148,11 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
 
             if (status == ScheduleStatus.Success && schedule.Rows.Count > 0 && ids.Length > 0)
             {
+                // The seed's buffer lives through this call: its rows are read in place, copied once into the chunks.
                 var rows = new ReadOnlyMemory<byte>[schedule.Rows.Count];
                 for (var i = 0; i < rows.Length; i++)
                 {
-                    rows[i] = schedule.Rows.Get(i).ToArray();
+                    rows[i] = schedule.Rows.Get(i);
                 }
                 await RowChunks.WriteAsync(connection, runId, ids[0], 1, 0, rows, cancellationToken);
                 await SealResultAsync(connection, runId, cancellationToken);
@@ -313,7 +314,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             RETURNING run_id
             """,
-            [licenseId, scheduleId, status.ToWire(), Nullable(notBefore), Nullable(queuedAt), Nullable(finishedAt), Nullable(finishedAt + _retention),
+            [licenseId, scheduleId, status.ToWire(), Nullable(notBefore), Nullable(queuedAt), Nullable(finishedAt), Nullable(RetainedUntil(finishedAt)),
              Nullable(deadline), (object?)failure?.Code ?? DBNull.Value, (object?)failure?.Message ?? DBNull.Value],
             r => r.GetInt64(0), cancellationToken);
 
@@ -389,6 +390,9 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         return new StatusSnapshot(row.ScheduleId, row.Status, row.Ready, row.Total, row.Queued, row.Running, row.Failure,
             row.ExpiresAt, total, page);
     }
+
+    /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>
+    private DateTimeOffset? RetainedUntil(DateTimeOffset? finishedAt) => finishedAt + _retention;
 
     private static string NewTaskId() => "t_" + RandomIds.UrlSafe(18);
 
