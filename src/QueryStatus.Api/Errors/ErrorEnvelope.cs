@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Microsoft.Net.Http.Headers;
 
 namespace QueryStatus.Api.Errors;
 
@@ -19,6 +20,14 @@ public static class ErrorEnvelope
     /// </summary>
     public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>
+    /// When a 503 tells clients to come back (seconds): long enough that a restarting database or a failover is not
+    /// hammered by every client at once, short enough that a poll loop barely notices an outage of that length.
+    /// </summary>
+    public const int UnavailableRetryAfterSeconds = 5;
+
+    private static readonly string UnavailableRetryAfterSecondsText = UnavailableRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static async Task WriteAsync(
         HttpContext context, int status, string? description = null, string? code = null, string? message = null)
     {
@@ -26,6 +35,10 @@ public static class ErrorEnvelope
         context.Response.StatusCode = status;
         context.Response.ContentType = ContentType;
         context.Response.ContentLength = null;
+        if (status == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey(HeaderNames.RetryAfter))
+        {
+            context.Response.Headers.RetryAfter = UnavailableRetryAfterSecondsText;
+        }
 
         var body = context.Response.BodyWriter;
         using (var json = new Utf8JsonWriter(body, WriterOptions))

@@ -33,9 +33,8 @@ public static class StoreExtensions
 
         // Both stores are registered; Store:Provider picks the one the service uses (the other is never built).
         services.AddSingleton<InMemoryScheduleStore>();
-        services.AddSingleton(sp => new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<StoreOptions>>().Value.ConnectionString)
-            .UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>())
-            .Build());
+        services.AddSingleton(sp => PostgresDataSource.Build(
+            sp.GetRequiredService<IOptions<StoreOptions>>().Value.ConnectionString!, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<PostgresWakeups>();
         services.AddSingleton(sp => new PostgresScheduleStore(
             sp.GetRequiredService<NpgsqlDataSource>(),

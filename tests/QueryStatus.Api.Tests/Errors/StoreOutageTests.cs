@@ -17,6 +17,7 @@ public sealed class StoreOutageTests(StoreOutageFactory factory) : IClassFixture
         Assert.DoesNotContain(StoreOutageFactory.SecretDetail, await response.Content.ReadAsStringAsync());
         response.AssertAllowsAnyOrigin();
         response.AssertRateLimitHeaders();
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
     }
 
     [Fact]
@@ -28,6 +29,7 @@ public sealed class StoreOutageTests(StoreOutageFactory factory) : IClassFixture
 
         await response.AssertEnvelopeAsync(HttpStatusCode.ServiceUnavailable, "SERVICE_UNAVAILABLE");
         Assert.DoesNotContain(StoreOutageFactory.SecretDetail, await response.Content.ReadAsStringAsync());
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public sealed partial class PostgresScheduleStore
     private static async Task EndLeaseAsync(NpgsqlConnection connection, string taskId, int attempt, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, "UPDATE tasks SET lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1", [taskId], cancellationToken);
-        await ExecuteAsync(connection, "DELETE FROM row_chunks WHERE task_id = $1 AND attempt = $2", [taskId, attempt], cancellationToken);
+        await RowChunks.DiscardAsync(connection, taskId, attempt, cancellationToken);
         await ExecuteAsync(connection, "DELETE FROM batches WHERE task_id = $1 AND attempt = $2", [taskId, attempt], cancellationToken);
     }
 

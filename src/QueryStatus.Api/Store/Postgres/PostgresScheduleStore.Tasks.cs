@@ -287,21 +287,21 @@ public sealed partial class PostgresScheduleStore
             }
             var task = await ReadRowAsync(connection,
                 """
-                WITH run AS (SELECT run_id, status FROM runs WHERE run_id = $2 FOR UPDATE)
-                SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status
+                WITH run AS (SELECT run_id, status, held_rows FROM runs WHERE run_id = $2 FOR UPDATE)
+                SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status, run.held_rows
                 FROM tasks t JOIN run ON run.run_id = t.run_id
                 WHERE t.task_id = $1
                 FOR UPDATE OF t
                 """, [taskId, owner.RunId],
                 r => new TaskRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt32(3),
                     r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetFieldValue<DateTimeOffset>(5),
-                    r.IsDBNull(6) ? null : r.GetString(6), ParseStatus(r.GetString(7))), cancellationToken);
+                    r.IsDBNull(6) ? null : r.GetString(6), ParseStatus(r.GetString(7)), r.GetInt64(8)), cancellationToken);
             return task is null ? TaskOutcome.Refused(TaskRefusal.TaskNotFound) : await body(connection, now, task);
         }, cancellationToken);
 
     private sealed record TaskRow(
         long RunId, string LicenseId, string State, int Attempt, string? LeaseToken, DateTimeOffset? LeaseExpiresAt,
-        string? CompletedToken, ScheduleStatus RunStatus);
+        string? CompletedToken, ScheduleStatus RunStatus, long HeldRows);
 
     /// <summary>Null when <paramref name="leaseToken"/> holds the task's live lease; else why not (the in-memory TaskLeases.IsLive).</summary>
     private static TaskOutcome? Refusal(TaskRow task, string leaseToken)
@@ -334,9 +334,7 @@ public sealed partial class PostgresScheduleStore
     private async Task<TaskOutcome?> ExceedsRowLimitAsync(
         NpgsqlConnection connection, TaskRow task, int adding, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var held = await ReadRowAsync(connection, "SELECT coalesce(sum(row_count), 0)::bigint FROM row_chunks WHERE run_id = $1",
-            [task.RunId], r => r.GetInt64(0), cancellationToken);
-        if (held + adding <= _scheduler.MaxRowsPerRun)
+        if (task.HeldRows + adding <= _scheduler.MaxRowsPerRun)
         {
             return null;
         }

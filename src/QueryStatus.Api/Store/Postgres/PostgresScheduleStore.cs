@@ -58,39 +58,23 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
 
     public StoreHoldings Holdings() => (StoreHoldings)Volatile.Read(ref _holdings);
 
-    public async ValueTask PingAsync(CancellationToken cancellationToken)
-    {
-        try
+    public async ValueTask PingAsync(CancellationToken cancellationToken) =>
+        await GuardAsync("The PostgreSQL store did not answer a ping.", async () =>
         {
             await using var connection = await _data.OpenConnectionAsync(cancellationToken);
             await using var command = new NpgsqlCommand("SELECT 1", connection);
-            await command.ExecuteScalarAsync(cancellationToken);
-        }
-        catch (NpgsqlException e)
-        {
-            throw new StoreUnavailableException("The PostgreSQL store did not answer a ping.", e);
-        }
-    }
+            return await command.ExecuteScalarAsync(cancellationToken);
+        });
 
-    public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
-    {
-        try
+    public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken) =>
+        await GuardAsync("Reading a status from PostgreSQL failed.", async () =>
         {
+            // One statement (one snapshot, one round trip); a read takes no lock and changes nothing.
             await using var connection = await _data.OpenConnectionAsync(cancellationToken);
-            // One snapshot for the status and its page; a read takes no lock and changes nothing.
-            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-            var now = _time.GetUtcNow();
-            var snapshot = await SnapshotAsync(connection,
+            return await SnapshotAsync(connection,
                 "r.license_id = $1 AND r.schedule_id = $2 AND (r.expires_at IS NULL OR r.expires_at > $3)",
-                [licenseId, scheduleId, now], page, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            return snapshot;
-        }
-        catch (NpgsqlException e)
-        {
-            throw new StoreUnavailableException("Reading a status from PostgreSQL failed.", e);
-        }
-    }
+                [licenseId, scheduleId, _time.GetUtcNow()], page, cancellationToken);
+        });
 
     public async ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
     {
@@ -146,7 +130,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 await EnterRotationAsync(connection, schedule.LicenseId, cancellationToken);
             }
 
-            if (status == ScheduleStatus.Success && schedule.Rows.Count > 0 && ids.Length > 0)
+            if (status == ScheduleStatus.Success && schedule.Rows.Count > 0)
             {
                 // The seed's buffer lives through this call: its rows are read in place, copied once into the chunks.
                 var rows = new ReadOnlyMemory<byte>[schedule.Rows.Count];
@@ -154,7 +138,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 {
                     rows[i] = schedule.Rows.Get(i);
                 }
-                await RowChunks.WriteAsync(connection, runId, ids[0], 1, 0, rows, cancellationToken);
+                await RowChunks.WriteAsync(connection, runId, ids.Length > 0 ? ids[0] : RowChunks.RunOwnTaskId(runId), 1, 0, rows, cancellationToken);
                 await SealResultAsync(connection, runId, cancellationToken);
             }
             await NotifyAsync(connection, cancellationToken);
@@ -178,9 +162,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// The rows of results whose retention has passed, in bounded batches, each its own transaction. Safe before the
     /// time step removes their runs: a read already treats such a run as gone, and nothing writes to it any more.
     /// </summary>
-    internal async Task DeleteExpiredRowsAsync(CancellationToken cancellationToken, int chunksPerDelete = ExpiredChunksPerDelete)
-    {
-        try
+    internal async Task DeleteExpiredRowsAsync(CancellationToken cancellationToken, int chunksPerDelete = ExpiredChunksPerDelete) =>
+        await GuardAsync("The PostgreSQL store could not delete expired rows.", async () =>
         {
             await using var connection = await _data.OpenConnectionAsync(cancellationToken);
             await using var delete = new NpgsqlCommand(
@@ -195,12 +178,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
             while (await delete.ExecuteNonQueryAsync(cancellationToken) == chunksPerDelete)
             {
             }
-        }
-        catch (NpgsqlException e)
-        {
-            throw new StoreUnavailableException("The PostgreSQL store could not delete expired rows.", e);
-        }
-    }
+            return 0;
+        });
 
     private async ValueTask<int> SweepAsync(CancellationToken cancellationToken) =>
         await WriteAsync(exclusive: true, async (connection, _) =>
@@ -277,30 +256,60 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// is due, then after the time step unless <paramref name="step"/> is false), and commits. With <paramref name="countRemoved"/> it answers how many runs the
     /// step removed instead of the body's answer.
     /// </summary>
-    private async Task<T> WriteAsync<T>(
-        bool exclusive, Func<NpgsqlConnection, DateTimeOffset, Task<T>> body, CancellationToken cancellationToken, bool countRemoved = false, bool step = true)
-    {
-        try
+    private Task<T> WriteAsync<T>(
+        bool exclusive, Func<NpgsqlConnection, DateTimeOffset, Task<T>> body, CancellationToken cancellationToken, bool countRemoved = false, bool step = true) =>
+        GuardAsync("A PostgreSQL store transaction failed.", async () =>
         {
             await using var connection = await _data.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var now = _time.GetUtcNow();
-            exclusive = exclusive || step && await ReadRowAsync(connection,
+            var stepNow = exclusive || step && await ReadRowAsync(connection,
                 """
                 SELECT EXISTS (SELECT 1 FROM runs WHERE deadline <= $1)
                     OR EXISTS (SELECT 1 FROM tasks WHERE state = 'RUNNING' AND lease_expires_at <= $1)
                 """, [now], r => r.GetBoolean(0), cancellationToken);
             await ExecuteAsync(connection,
-                exclusive ? "SELECT pg_advisory_xact_lock($1)" : "SELECT pg_advisory_xact_lock_shared($1)",
+                stepNow ? "SELECT pg_advisory_xact_lock($1)" : "SELECT pg_advisory_xact_lock_shared($1)",
                 [SchedulerLockKey], cancellationToken);
-            var removed = exclusive && step ? await StepAsync(connection, now, cancellationToken) : 0;
+            var removed = stepNow && step ? await StepAsync(connection, now, cancellationToken) : 0;
             var result = await body(connection, now);
             await transaction.CommitAsync(cancellationToken);
             return countRemoved ? (T)(object)removed : result;
-        }
-        catch (NpgsqlException e)
+        });
+
+    /// <summary>How many times a transaction runs when PostgreSQL rolls it back for a conflict with another one.</summary>
+    private const int ConflictAttempts = 3;
+
+    /// <summary>
+    /// The store's one boundary with the database's failures. A conflict with a concurrent transaction (serialization
+    /// failure, deadlock, a unique key another instance inserted first) rolled the whole transaction back, so it runs
+    /// again; a conflict that persists, a database that cannot be reached or a statement that timed out becomes a
+    /// <see cref="StoreUnavailableException"/> (503 with <c>Retry-After</c>), its cause for the log only.
+    /// </summary>
+    /// <remarks>
+    /// A connection that broke (a restart, a failover, a network cut) usually broke with every idle one beside it in
+    /// the pool: the pool is emptied so that the next requests open fresh connections instead of each meeting a dead one.
+    /// </remarks>
+    private async Task<T> GuardAsync<T>(string failure, Func<Task<T>> operation)
+    {
+        for (var attempt = 1; ; attempt++)
         {
-            throw new StoreUnavailableException("A PostgreSQL store transaction failed.", e);
+            try
+            {
+                return await operation();
+            }
+            catch (PostgresException e) when (attempt < ConflictAttempts && e.SqlState is
+                PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.UniqueViolation)
+            {
+            }
+            catch (NpgsqlException e)
+            {
+                if (e is not PostgresException { SqlState: var state } || state.StartsWith("08", StringComparison.Ordinal) || state.StartsWith("57P", StringComparison.Ordinal))
+                {
+                    _data.Clear();
+                }
+                throw new StoreUnavailableException(failure, e);
+            }
         }
     }
 
@@ -355,40 +364,54 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     private Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
         SnapshotAsync(connection, "r.run_id = $1", [runId], new PageWindow(0, 0, 0), cancellationToken);
 
+    /// <summary>
+    /// A run's status, counters and page in one statement: one round trip and one snapshot of the database, so that
+    /// the page always belongs to the status beside it. The snapshot's columns repeat on each of the page's slices
+    /// (a handful of rows; a run with no page gives one row with no slice).
+    /// </summary>
     private static async Task<StatusSnapshot?> SnapshotAsync(
         NpgsqlConnection connection, string where, object[] parameters, PageWindow window, CancellationToken cancellationToken)
     {
-        var row = await ReadRowAsync(connection,
+        // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and below (Resolve).
+        var (start, end) = window.Resolve(long.MaxValue);
+        var first = parameters.Length + 1;
+        await using var command = Command(connection,
             $"""
-            SELECT r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
-                   (SELECT count(*) FILTER (WHERE t.state = 'DONE') FROM tasks t WHERE t.run_id = r.run_id)::int,
-                   (SELECT count(*) FROM tasks t WHERE t.run_id = r.run_id)::int,
-                   (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int,
-                   (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int
-            FROM runs r WHERE {where}
-            """, parameters,
-            r => new
-            {
-                RunId = r.GetInt64(0),
-                ScheduleId = r.GetString(1),
-                Status = ParseStatus(r.GetString(2)),
-                Failure = r.IsDBNull(3) ? null : new Failure(r.GetString(3), r.GetString(4)),
-                ExpiresAt = r.IsDBNull(5) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(5),
-                TotalRows = r.GetInt64(6),
-                Ready = r.GetInt32(7),
-                Total = r.GetInt32(8),
-                Queued = r.GetInt32(9),
-                Running = r.GetInt32(10),
-            }, cancellationToken);
-        if (row is null)
+            WITH s AS MATERIALIZED (
+                SELECT r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
+                       (SELECT count(*) FILTER (WHERE t.state = 'DONE') FROM tasks t WHERE t.run_id = r.run_id)::int AS ready,
+                       (SELECT count(*) FROM tasks t WHERE t.run_id = r.run_id)::int AS total,
+                       (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int AS queued,
+                       (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running
+                FROM runs r WHERE {where}
+            )
+            SELECT s.*, p.slice
+            FROM s LEFT JOIN LATERAL ({RowChunks.PageSlicesSql("s.run_id", $"${first}::bigint", $"${first + 1}::bigint")}) p ON true
+            ORDER BY p.first_row
+            """, [.. parameters, start, end]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
             return null;
         }
-        var total = row.Status == ScheduleStatus.Success ? row.TotalRows : 0;
-        var (start, end) = window.Resolve(total);
-        var page = total > 0 ? await RowChunks.ReadPageAsync(connection, row.RunId, start, end, cancellationToken) : RowPage.Empty(start);
-        return new StatusSnapshot(row.ScheduleId, row.Status, row.Ready, row.Total, row.Queued, row.Running, row.Failure,
-            row.ExpiresAt, total, page);
+        var scheduleId = reader.GetString(1);
+        var status = ParseStatus(reader.GetString(2));
+        var failure = reader.IsDBNull(3) ? null : new Failure(reader.GetString(3), reader.GetString(4));
+        var expiresAt = reader.IsDBNull(5) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(5);
+        var total = status == ScheduleStatus.Success ? reader.GetInt64(6) : 0;
+        var (ready, tasks, queued, running) = (reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10));
+        var segments = new List<ReadOnlyMemory<byte>>();
+        do
+        {
+            if (!reader.IsDBNull(11))
+            {
+                RowChunks.AddSlice(segments, reader.GetFieldValue<byte[]>(11));
+            }
+        }
+        while (await reader.ReadAsync(cancellationToken));
+        (start, end) = window.Resolve(total);
+        var page = end > start ? new RowPage(start, end, [.. segments]) : RowPage.Empty(start);
+        return new StatusSnapshot(scheduleId, status, ready, tasks, queued, running, failure, expiresAt, total, page);
     }
 
     /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using NpgsqlTypes;
 using Npgsql;
 
@@ -60,7 +61,10 @@ public static class RowChunks
         return chunks;
     }
 
-    /// <summary>Stages a batch's rows for a task attempt, in the caller's transaction; returns the rows' byte count.</summary>
+    /// <summary>
+    /// Stages a batch's rows for a task attempt, in the caller's transaction, and counts them in the run's
+    /// <c>held_rows</c>; returns the rows' byte count.
+    /// </summary>
     public static async Task<long> WriteAsync(
         NpgsqlConnection connection, long runId, string taskId, int attempt, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows,
         CancellationToken cancellationToken)
@@ -83,8 +87,37 @@ public static class RowChunks
             bytes += chunk.Bytes.Length - (chunk.RowCount - 1);
         }
         await copy.CompleteAsync(cancellationToken);
+        await copy.DisposeAsync();
+        await using var held = new NpgsqlCommand("UPDATE runs SET held_rows = held_rows + $2 WHERE run_id = $1", connection);
+        held.Parameters.Add(new NpgsqlParameter { Value = runId });
+        held.Parameters.Add(new NpgsqlParameter { Value = (long)rows.Count });
+        await held.ExecuteNonQueryAsync(cancellationToken);
         return bytes;
     }
+
+    /// <summary>Discards what a task attempt staged (its lease ended without completing), in the caller's transaction.</summary>
+    public static async Task DiscardAsync(NpgsqlConnection connection, string taskId, int attempt, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            WITH gone AS (DELETE FROM row_chunks WHERE task_id = $1 AND attempt = $2 RETURNING run_id, row_count)
+            UPDATE runs r SET held_rows = r.held_rows - g.rows
+            FROM (SELECT run_id, sum(row_count) AS rows FROM gone GROUP BY run_id) g
+            WHERE r.run_id = g.run_id
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = taskId });
+        command.Parameters.Add(new NpgsqlParameter { Value = attempt });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The task id under which rows belong to the run itself rather than to one of its tasks: a seeded result with no
+    /// sub-queries (they are the run's only rows). Unique per run, as chunk keys must be; task ids start with <c>t_</c>.
+    /// </summary>
+    public static string RunOwnTaskId(long runId) => string.Create(CultureInfo.InvariantCulture, $"r_{runId}");
+
+    /// <summary><see cref="RunOwnTaskId"/> in SQL, of the chunk <c>c</c>.</summary>
+    private const string RunOwnTaskIdSql = "'r_' || c.run_id";
 
     /// <summary>
     /// Numbers a succeeded run's rows: each task's attempt that completed it (<c>tasks.attempt</c>), tasks in sub-query
@@ -94,13 +127,13 @@ public static class RowChunks
     public static async Task<long> NumberAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            """
+            $"""
             WITH numbered AS (
                 SELECT c.task_id, c.attempt, c.batch, c.seq,
-                       sum(c.row_count) OVER (ORDER BY t.ordinal, c.batch < 0, c.batch, c.seq) - c.row_count AS first_row
+                       sum(c.row_count) OVER (ORDER BY coalesce(t.ordinal, -1), c.batch < 0, c.batch, c.seq) - c.row_count AS first_row
                 FROM row_chunks c
-                JOIN tasks t ON t.task_id = c.task_id AND t.attempt = c.attempt
-                WHERE c.run_id = $1
+                LEFT JOIN tasks t ON t.task_id = c.task_id AND t.attempt = c.attempt
+                WHERE c.run_id = $1 AND (t.task_id IS NOT NULL OR c.task_id = {RunOwnTaskIdSql})
             ), updated AS (
                 UPDATE row_chunks c SET first_row = n.first_row
                 FROM numbered n
@@ -114,28 +147,31 @@ public static class RowChunks
     }
 
     /// <summary>
-    /// Rows <c>[start, end)</c> of a numbered result as a <see cref="RowPage"/>: each chunk the window touches, cut to
-    /// the window in SQL, with a comma between chunks. The chunk holding <paramref name="start"/> is found through the
-    /// index (the last chunk starting at or before it), so the cost does not depend on the offset.
+    /// The slices of a numbered result's rows <c>[start, end)</c>: each chunk the window touches, cut to the window in
+    /// SQL, as rows of <c>(slice bytea, first_row bigint)</c> to be read in <c>first_row</c> order. The chunk holding
+    /// <c>start</c> is found through the index (the last chunk starting at or before it), so the cost does not depend
+    /// on the offset. A window past the result's end, or a result not numbered (not succeeded), has no slices.
     /// </summary>
+    /// <param name="runId">SQL for the run's id: a parameter or a column of an enclosing query.</param>
+    /// <param name="start">SQL for the first row's number.</param>
+    /// <param name="end">SQL for the number after the last row's.</param>
+    public static string PageSlicesSql(string runId, string start, string end) =>
+        $"""
+        SELECT substring(c.bytes FROM c.offsets[w.a + 1] + 1 FOR
+                   (CASE WHEN w.b < c.row_count THEN c.offsets[w.b + 1] - 1 ELSE length(c.bytes) END) - c.offsets[w.a + 1]) AS slice,
+               c.first_row
+        FROM row_chunks c
+        CROSS JOIN LATERAL (SELECT greatest({start} - c.first_row, 0)::int AS a, least({end} - c.first_row, c.row_count)::int AS b) w
+        WHERE c.run_id = {runId}
+          AND c.first_row >= coalesce((SELECT max(first_row) FROM row_chunks WHERE run_id = {runId} AND first_row <= {start}), 0)
+          AND c.first_row < {end}
+          AND c.first_row + c.row_count > {start}
+        """;
+
+    /// <summary>Rows <c>[start, end)</c> of a numbered result as a <see cref="RowPage"/> (see <see cref="PageSlicesSql"/>).</summary>
     public static async Task<RowPage> ReadPageAsync(NpgsqlConnection connection, long runId, long start, long end, CancellationToken cancellationToken)
     {
-        if (start >= end)
-        {
-            return RowPage.Empty(start);
-        }
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT substring(c.bytes FROM c.offsets[w.a + 1] + 1 FOR
-                       (CASE WHEN w.b < c.row_count THEN c.offsets[w.b + 1] - 1 ELSE length(c.bytes) END) - c.offsets[w.a + 1])
-            FROM row_chunks c
-            CROSS JOIN LATERAL (SELECT greatest($2 - c.first_row, 0)::int AS a, least($3 - c.first_row, c.row_count)::int AS b) w
-            WHERE c.run_id = $1
-              AND c.first_row >= coalesce((SELECT max(first_row) FROM row_chunks WHERE run_id = $1 AND first_row <= $2), 0)
-              AND c.first_row < $3
-              AND c.first_row + c.row_count > $2
-            ORDER BY c.first_row
-            """, connection);
+        await using var command = new NpgsqlCommand($"SELECT slice FROM ({PageSlicesSql("$1", "$2", "$3")}) p ORDER BY first_row", connection);
         command.Parameters.Add(new NpgsqlParameter { Value = runId });
         command.Parameters.Add(new NpgsqlParameter { Value = start });
         command.Parameters.Add(new NpgsqlParameter { Value = end });
@@ -144,14 +180,20 @@ public static class RowChunks
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                if (segments.Count > 0)
-                {
-                    segments.Add(Comma);
-                }
-                segments.Add(reader.GetFieldValue<byte[]>(0));
+                AddSlice(segments, reader.GetFieldValue<byte[]>(0));
             }
         }
-        return new RowPage(start, end, [.. segments]);
+        return start >= end ? RowPage.Empty(start) : new RowPage(start, end, [.. segments]);
+    }
+
+    /// <summary>Appends a slice to a page's segments, with the comma that separates it from the slice before.</summary>
+    public static void AddSlice(List<ReadOnlyMemory<byte>> segments, byte[] slice)
+    {
+        if (segments.Count > 0)
+        {
+            segments.Add(Comma);
+        }
+        segments.Add(slice);
     }
 
     private static readonly ReadOnlyMemory<byte> Comma = new[] { (byte)',' };

@@ -1390,6 +1390,22 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PutOfASuccessWithRowsButNoSubQueriesServesItsRows()
+    {
+        var store = NewStore();
+        var (license, id) = (NewLicenseId(), NewScheduleId());
+        var rows = new RowBuffer();
+        rows.Append(Encoding.UTF8.GetBytes(Row("s0")));
+        rows.Append(Encoding.UTF8.GetBytes(Row("s1")));
+
+        await store.PutAsync(new ScheduleRecord(id, license, ScheduleStatus.Success, [], rows, null, Epoch), None);
+
+        var status = await StatusAsync(store, license, id);
+        Assert.Equal((0, 0, 2L), (status.QueriesReady, status.QueriesTotal, status.TotalRows));
+        AssertRows([Row("s0"), Row("s1")], status);
+    }
+
+    [Fact]
     public async Task PutRejectsAnInconsistentScheduleAndStoresNothing()
     {
         var store = NewStore();

@@ -29,6 +29,9 @@ CREATE TABLE runs (
     failure_message text,
     total_rows      bigint NOT NULL DEFAULT 0,
     row_bytes       bigint NOT NULL DEFAULT 0,
+    -- Rows staged or kept for the run (row_chunks of live attempts and completed tasks), kept beside the chunks so
+    -- that the Scheduler:MaxRowsPerRun check of every batch reads one value instead of summing the run's chunks.
+    held_rows       bigint NOT NULL DEFAULT 0,
     UNIQUE (license_id, schedule_id)
 );
 CREATE INDEX runs_deadline ON runs (deadline) WHERE deadline IS NOT NULL;
