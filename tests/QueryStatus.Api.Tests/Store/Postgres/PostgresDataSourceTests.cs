@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using QueryStatus.Api.Store.Postgres;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>The store's timeouts: ours where the connection string names none, the operator's where it does.</summary>
+public sealed class PostgresDataSourceTests
+{
+    [Fact]
+    public void AConnectionStringWithoutTimeoutsGetsTheStoresShortOnes()
+    {
+        using var data = PostgresDataSource.Build("Host=127.0.0.1;Username=qs", NullLoggerFactory.Instance);
+
+        var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
+        Assert.Equal((PostgresDataSource.ConnectTimeoutSeconds, PostgresDataSource.CommandTimeoutSeconds), (settings.Timeout, settings.CommandTimeout));
+        Assert.Equal((5, 10), (settings.Timeout, settings.CommandTimeout));
+    }
+
+    [Theory]
+    [InlineData("Host=127.0.0.1;Timeout=30;Command Timeout=60")]
+    [InlineData("Host=127.0.0.1;timeout=30;CommandTimeout=60")]
+    public void TimeoutsNamedInTheConnectionStringAreKept(string connectionString)
+    {
+        using var data = PostgresDataSource.Build(connectionString, NullLoggerFactory.Instance);
+
+        var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
+        Assert.Equal((30, 60), (settings.Timeout, settings.CommandTimeout));
+    }
+}
