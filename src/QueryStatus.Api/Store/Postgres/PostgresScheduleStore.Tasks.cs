@@ -12,7 +12,7 @@ public sealed partial class PostgresScheduleStore
         {
             // Taken before looking, so that a wake-up committed between the look and the wait is not lost.
             var signal = _wakeups?.Signal;
-            var (leased, next) = await WriteAsync(exclusive: true, async (connection, now) =>
+            var (leased, next) = await WriteAsync(exclusive: false, async (connection, now) =>
             {
                 var taken = await TryLeaseAsync(connection, command, now, cancellationToken);
                 return (taken, taken.Count == 0 && now < deadline ? await NextDeadlineAsync(connection, cancellationToken) : null);
@@ -55,15 +55,26 @@ public sealed partial class PostgresScheduleStore
     private async Task<List<LeasedTask>> TryLeaseAsync(NpgsqlConnection connection, LeaseCommand command, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var max = command.MaxTasks;
+        // Locks first, counts after, in two statements: each statement of a transaction reads its own snapshot, so the
+        // counts include what every lease that held these licenses before us committed (one statement would count as
+        // of before its wait for the locks, and a license could run past its limit). Locked in license order, which no
+        // one changes: the rotation order changes with every lease, and two leases locking by it could each hold a
+        // license the other waits for.
+        var locked = await ReadRowsAsync(connection,
+            "SELECT license_id FROM licenses WHERE rotation IS NOT NULL ORDER BY license_id FOR UPDATE",
+            [], r => r.GetString(0), cancellationToken);
+        if (locked.Count == 0)
+        {
+            return [];
+        }
         var licenses = await ReadRowsAsync(connection,
             """
             SELECT l.license_id,
                    (SELECT count(*) FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'RUNNING')::int,
                    (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'QUEUED' LIMIT $1) q)::int
-            FROM licenses l WHERE l.rotation IS NOT NULL
+            FROM licenses l WHERE l.license_id = ANY($2) AND l.rotation IS NOT NULL
             ORDER BY l.rotation
-            FOR UPDATE OF l
-            """, [max + 1], r => new RotationEntry(r.GetString(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);
+            """, [max + 1, locked.ToArray()], r => new RotationEntry(r.GetString(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);
         if (licenses.Count == 0)
         {
             return [];

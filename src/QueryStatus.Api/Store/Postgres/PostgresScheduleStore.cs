@@ -10,11 +10,12 @@ namespace QueryStatus.Api.Store.Postgres;
 /// <remarks>
 /// Locking, in one fixed order so that no two writers wait on each other in a cycle: a transaction-scoped advisory lock
 /// first (<see cref="SchedulerLockKey"/>), then license rows, then run rows, then task rows. The advisory lock is taken
-/// exclusively by the operations that touch many licenses and runs at once (a lease, the time step, a put) and shared
-/// by the others (submit, stop, the task calls), which then serialize only where they meet: per license (submit, stop,
-/// complete, fail) and per run (every task call). A lease locks the license rows it serves and takes their tasks with
-/// <c>FOR UPDATE SKIP LOCKED</c>. A write first asks whether any deadline is due; if so, it takes the lock exclusively
-/// and applies the time step as of each deadline's due time, as the in-memory store's writes do.
+/// exclusively only by what touches every license and run at once (the time step, a put) and shared by everything
+/// else, which then serializes only where it meets: per license (submit, stop, complete, fail, and a lease, which locks
+/// the licenses in the rotation and takes their tasks with <c>FOR UPDATE SKIP LOCKED</c>) and per run (every task
+/// call). A write first asks whether any deadline is due; if so, it takes the lock exclusively and applies the time
+/// step as of each deadline's due time, as the in-memory store's writes do. A deadlock or serialization failure that
+/// slips through is rolled back by PostgreSQL and run again (<see cref="GuardAsync{T}"/>).
 /// </remarks>
 public sealed partial class PostgresScheduleStore : IScheduleStore
 {
