@@ -23,6 +23,9 @@ public sealed class Options
     /// <summary>Extra PostgreSQL settings (<c>--pg-setting fsync=off</c>), for experiments; durability stays at the defaults otherwise.</summary>
     public List<string> PostgresSettings { get; } = [];
 
+    /// <summary><c>--pg-connection "Max Auto Prepare=20"</c>: Npgsql keywords added to the service's connection string, for experiments.</summary>
+    public string? PostgresConnectionOptions { get; private set; }
+
     /// <summary><c>--pg-log FILE</c>: where to copy the PostgreSQL server's log before the cluster is removed.</summary>
     public string? PostgresLog { get; private set; }
 
@@ -98,6 +101,9 @@ public sealed class Options
                     }
                     o.PostgresSettings.Add(pgSetting);
                     break;
+                case "--pg-connection":
+                    o.PostgresConnectionOptions = Next();
+                    break;
                 case "--pg-log":
                     o.PostgresLog = Next();
                     break;
@@ -140,9 +146,10 @@ public sealed class Options
         {
             throw new BenchException("--ingest-rows must be a multiple of 100,000");
         }
-        if (!o.Postgres && (o.PostgresSettings.Count > 0 || o.PostgresLog is not null || args.Contains("--ingest-rows")))
+        if (!o.Postgres && (o.PostgresSettings.Count > 0 || o.PostgresLog is not null || o.PostgresConnectionOptions is not null
+                || args.Contains("--ingest-rows")))
         {
-            throw new BenchException("--pg-setting, --pg-log and --ingest-rows go with --store postgres");
+            throw new BenchException("--pg-setting, --pg-connection, --pg-log and --ingest-rows go with --store postgres");
         }
         if (o.Postgres && o.SoakMinutes > 0)
         {
@@ -155,7 +162,8 @@ public sealed class Options
         "usage: bench/run.sh [--quick] [--slice SECONDS] [--pairs N] [--warmup SECONDS] [--connections N]\n" +
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
         "                    [--qs-setting NAME=VALUE]...\n" +
-        "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-log FILE] [--ingest-rows N]\n" +
+        "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-connection KEYWORDS]\n" +
+        "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
         "  --soak      sustained traffic for MINUTES (clients, workers, stops, expiry), memory sampled every 10 s; exits 1 unless\n" +
         "              RSS stays flat, nothing is lost and the store gives everything back (see bench/RESULTS.md)\n" +
@@ -168,6 +176,7 @@ public sealed class Options
         "              ingest through the API against COPY FROM STDIN, reading a whole result page by page against COPY TO STDOUT\n" +
         "              (--ingest-rows each, default 1,000,000, also with --quick), and database round trips per status poll\n" +
         "  --pg-setting  a PostgreSQL setting for the cluster (-c NAME=VALUE), for experiments (e.g. synchronous_commit=off)\n" +
+        "  --pg-connection  Npgsql keywords added to the service's connection string, for experiments (e.g. \"Max Auto Prepare=20\")\n" +
         "  --pg-log    copy the PostgreSQL server's log to FILE before the cluster is removed (e.g. with auto_explain settings)\n" +
         "  scenarios   running-apikey running-jwt page-100 page-10k page-big-last page-big-last-vs-first\n" +
         "              (--store postgres also: round-trips ingest-vs-copy readback-vs-copy tasks; readback-vs-copy needs ingest-vs-copy)";

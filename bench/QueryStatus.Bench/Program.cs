@@ -190,6 +190,11 @@ namespace QueryStatus.Bench
                 cluster = await PostgresCluster.StartAsync(options.PostgresSettings, Log);
                 cluster.KeepLogAs = options.PostgresLog;
                 var connectionString = await cluster.CreateDatabaseAsync(StoreDatabase);
+                if (options.PostgresConnectionOptions is { } extra)
+                {
+                    connectionString += ";" + extra;
+                    Log($"the service's connection string adds: {extra}");
+                }
                 var memory = await StartQueryStatusAsync(apiDll, "QueryStatus", []);
                 onPostgres = await StartQueryStatusAsync(apiDll, "QueryStatus-postgres", new()
                 {
@@ -323,24 +328,6 @@ namespace QueryStatus.Bench
             var firstBody = await ApiClient.GetBodyAsync(http, onPostgres.BaseUrl + firstPagePath, [], cancellationToken);
             bodies["page-big-last-vs-first"] = bodies["page-big-last"];
 
-            // ---- what a status poll costs in the database ------------------------------------------
-            if (Selected("round-trips"))
-            {
-                Log("");
-                Log("== round trips: status polls on the service on PostgreSQL (8 concurrent loops), counted by pg_stat_statements " +
-                    "(statements in its database) and by ss (TCP data segments on its connections to PostgreSQL)");
-                foreach (var (name, polls) in new[] { ("running-apikey", 2000), ("page-10k", 200), ("page-big-last", 1000) })
-                {
-                    var d = definitions.Single(x => x.Name == name);
-                    var cost = await reference.PollCostAsync(name, onPostgres, http, onPostgres.BaseUrl + d.Path, d.Headers, polls, 8, cancellationToken);
-                    figures.PollCosts.Add(cost);
-                    Log($"   {name}: {cost.Polls:N0} polls: {cost.StatementsPerPoll:F3} statements per poll, {cost.RoundTripsPerPoll:F3} round trips per poll " +
-                        $"({cost.SegmentsToServer:N0} segments to PostgreSQL, {cost.SegmentsFromServer:N0} back); CPU per poll: service " +
-                        $"{cost.ServiceCpuUs / (double)cost.Polls:F0} µs, PostgreSQL {cost.DatabaseCpuUs / (double)cost.Polls:F0} µs");
-                    LogStatements(cost.Statements.Take(4));
-                }
-            }
-
             // ---- ingest through the API against COPY FROM STDIN -------------------------------------
             if (Selected("ingest-vs-copy") || Selected("readback-vs-copy"))
             {
@@ -350,6 +337,7 @@ namespace QueryStatus.Bench
             }
             if (Selected("readback-vs-copy"))
             {
+                await reference.ResetStatementsAsync();
                 figures.ReadBack = await ReadBackAgainstCopyAsync(inMemory, postgres, reference, figures.Ingest!, cancellationToken);
                 await PhaseStatementsAsync(figures, reference, "readback-vs-copy");
             }
@@ -372,6 +360,24 @@ namespace QueryStatus.Bench
             var results = await RunScenariosAsync(scenarios, stores, bodies, warmBothSides: true, cancellationToken,
                 before: _ => reference.ResetStatementsAsync(),
                 after: scenario => PhaseStatementsAsync(figures, reference, scenario.Name));
+
+            // ---- what a status poll costs in the database (after the scenarios: the service is warm) ----
+            if (Selected("round-trips"))
+            {
+                Log("");
+                Log("== round trips: status polls on the service on PostgreSQL (8 concurrent loops), counted by pg_stat_statements " +
+                    "(statements in its database) and by ss (TCP data segments on its connections to PostgreSQL)");
+                foreach (var (name, polls) in new[] { ("running-apikey", 2000), ("page-10k", 200), ("page-big-last", 1000) })
+                {
+                    var d = definitions.Single(x => x.Name == name);
+                    var cost = await reference.PollCostAsync(name, onPostgres, http, onPostgres.BaseUrl + d.Path, d.Headers, polls, 8, cancellationToken);
+                    figures.PollCosts.Add(cost);
+                    Log($"   {name}: {cost.Polls:N0} polls: {cost.StatementsPerPoll:F3} statements per poll, {cost.RoundTripsPerPoll:F3} round trips per poll " +
+                        $"({cost.SegmentsToServer:N0} segments to PostgreSQL, {cost.SegmentsFromServer:N0} back); CPU per poll: service " +
+                        $"{cost.ServiceCpuUs / (double)cost.Polls:F0} µs, PostgreSQL {cost.DatabaseCpuUs / (double)cost.Polls:F0} µs");
+                    LogStatements(cost.Statements.Take(4));
+                }
+            }
 
             // ---- write side: lease + complete, the two stores in alternating slices ---------------------
             if (options.WriteSide && Selected("tasks"))
@@ -504,6 +510,7 @@ namespace QueryStatus.Bench
                 {
                     Check(scenario, side, await Wrk.RunAsync("warm-up", side.Server, side.Url, side.Headers,
                         options.WarmupSeconds, options.Connections));
+                    await SettleAsync(side);
                 }
             }
 
@@ -700,6 +707,7 @@ namespace QueryStatus.Bench
             {
                 var warm = await Wrk.RunAsync("warm-up " + side.Name, side.Server, side.Url, side.Headers, options.WarmupSeconds, options.Connections);
                 Check(scenario, side, warm);
+                await SettleAsync(side);
             }
 
             var slices = new List<(Side, Slice)>();
@@ -713,6 +721,7 @@ namespace QueryStatus.Bench
                 {
                     var slice = await Wrk.RunAsync(side.Name, side.Server, side.Url, side.Headers, options.SliceSeconds, options.Connections);
                     Check(scenario, side, slice);
+                    await SettleAsync(side);
                     measured[side] = slice;
                     slices.Add((side, slice));
                     Log($"   {p + 1,-5} {side.Name,-14} {slice.RequestsPerSecond,10:F0} {slice.P50Ms,8:F2} {slice.P99Ms,8:F2} {slice.ServerCpuUsPerRequest,11:F1}" +
@@ -732,6 +741,19 @@ namespace QueryStatus.Bench
             Log($"   median A/B: req/s {median.Rps:F2}, CPU/req {median.Cpu:F2}, p50 {median.P50:F2}, p99 {median.P99:F2}" +
                 (scenario.TimeRatio ? $"; time/req {1 / median.Rps:F2}" : "") + $"  → {result.Verdict}");
             return result;
+        }
+
+        /// <summary>
+        /// With --store postgres, after each wrk run: wait until the server (and its database) is quiet. When wrk stops, a
+        /// slow server still has up to 64 requests in hand (a second of 10,000-row pages on PostgreSQL); that work must not
+        /// land in the next slice, which may be the other store's. Without --store, nothing (as before).
+        /// </summary>
+        private async Task SettleAsync(Side side)
+        {
+            if (options.Postgres)
+            {
+                await side.Server.WaitQuietAsync(TimeSpan.FromSeconds(10));
+            }
         }
 
         private static bool IsClean(string socketErrors) => string.IsNullOrEmpty(socketErrors);

@@ -97,6 +97,27 @@ public sealed class Server : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the server (with <see cref="AlsoCount"/>) uses less than a tenth of one core over 250 ms, or
+    /// <paramref name="atMost"/> has passed.
+    /// </summary>
+    public async Task WaitQuietAsync(TimeSpan atMost)
+    {
+        var window = TimeSpan.FromMilliseconds(250);
+        var deadline = DateTime.UtcNow + atMost;
+        var before = CpuMicroseconds();
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(window);
+            var now = CpuMicroseconds();
+            if (now - before < window.TotalMicroseconds / 10)
+            {
+                return;
+            }
+            before = now;
+        }
+    }
+
     /// <summary>Resident memory of the server process, in bytes.</summary>
     public long ResidentBytes()
     {
