@@ -394,6 +394,7 @@ namespace QueryStatus.Bench
                         var slice = await WriteSide.TaskThroughputAsync(store.Api, store.Server, _writesKey, _workerKey, workers: 8,
                             seconds: options.SliceSeconds, slices: 1, TimeSpan.FromSeconds(options.WarmupSeconds), Log, cancellationToken);
                         figures.Tasks.Add((store.Name, slice[0]));
+                        await store.Server.WaitQuietAsync(TimeSpan.FromSeconds(10));
                     }
                 }
                 await PhaseStatementsAsync(figures, reference, "tasks");
