@@ -26,9 +26,9 @@ public static class ClientKit
 
     // ---- factories and clients --------------------------------------------------------------------
 
-    /// <summary>A factory whose configuration adds <paramref name="settings"/>.</summary>
-    public static QueryStatusFactory NewFactory(params (string Key, string Value)[] settings) =>
-        new() { Settings = settings.ToDictionary(s => s.Key, s => (string?)s.Value) };
+    /// <summary>A factory on store <paramref name="provider"/> whose configuration adds <paramref name="settings"/>.</summary>
+    public static QueryStatusFactory NewFactory(string provider, params (string Key, string Value)[] settings) =>
+        new() { Provider = provider, Settings = settings.ToDictionary(s => s.Key, s => (string?)s.Value) };
 
     /// <summary>
     /// A client with a JWT for <paramref name="licenseId"/> (and <paramref name="scope"/> as its scope claim when

@@ -1,3 +1,4 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -7,12 +8,12 @@ namespace QueryStatus.Api.Tests.Submission;
 /// A run submitted with a future <c>not_before</c> waits as SCHEDULED outside its license's queue and joins it
 /// once the service's clock passes that time. Each test leases and moves time, so each has its own factory.
 /// </summary>
-public sealed class ScheduledStartTests
+public class ScheduledStartTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task ScheduledRunsTasksAreNeitherLeasableNorCountedInTheQueue()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var license = TestData.NewLicenseId();
         var later = TestData.NewScheduleId("later");
         var now = TestData.NewScheduleId("now");
@@ -37,7 +38,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ScheduledRunIsQueuedAndLeasableOnceItsStartTimeHasPassed()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(license);
@@ -64,7 +65,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ScheduledRunStartsWhenAWorkerAsksEvenIfNobodyReadsItsStatus()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -80,7 +81,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task NotBeforeWithAnOffsetIsTheSameInstantInUtc()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         // 14:30 at +02:00 is 12:30 UTC: half an hour after the factory's start (12:00 UTC).
@@ -98,7 +99,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task StoppedScheduledRunNeverStarts()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -115,7 +116,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ResubmittingAStoppedScheduledRunUsesOnlyTheNewStartTime()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -134,3 +135,5 @@ public sealed class ScheduledStartTests
         Assert.Single(await worker.LeaseAsync());
     }
 }
+
+public sealed class ScheduledStartTestsOnPostgres() : ScheduledStartTests(StoreOptions.PostgresProvider);
