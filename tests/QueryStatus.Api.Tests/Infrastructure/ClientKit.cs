@@ -240,6 +240,18 @@ public static class ClientKit
     // ---- waiting without sleeping ------------------------------------------------------------------
 
     /// <summary>
+    /// Moves the service's clock by <paramref name="by"/> and applies the time step before returning: what came due
+    /// (a start time, a run's timeout, a lease's end) shows on the next status read. A read applies no deadline; the
+    /// sweeper's tick does, but it may still be at work when <see cref="FakeTimeProvider.Advance"/> returns (a
+    /// PostgreSQL sweep always is), so a test that reads right after moving the clock steps the store itself.
+    /// </summary>
+    public static async Task AdvanceAsync(this QueryStatusFactory factory, TimeSpan by)
+    {
+        factory.Time.Advance(by);
+        await factory.Store.RemoveExpiredAsync(CancellationToken.None);
+    }
+
+    /// <summary>
     /// Waits, yielding and never sleeping, until <paramref name="condition"/> holds; fails the test when it still does
     /// not after <see cref="Patience"/>.
     /// </summary>

@@ -176,7 +176,7 @@ public class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFixture<Q
         await client.SubmitAsync(scheduleId, 1);
 
         // The stopped run would have expired now; the new, unfinished run stays.
-        factory.Time.Advance(TimeSpan.FromMinutes(31));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(31));
 
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }

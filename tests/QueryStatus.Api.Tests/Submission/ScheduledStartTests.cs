@@ -45,11 +45,11 @@ public class ScheduledStartTests(string provider = StoreOptions.InMemoryProvider
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
 
-        factory.Time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(2));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(2));
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
@@ -90,9 +90,9 @@ public class ScheduledStartTests(string provider = StoreOptions.InMemoryProvider
         var submitted = await client.SubmitAsync(scheduleId, 1, notBefore: "2026-11-29T14:30:00+02:00");
         Assert.Equal("SCHEDULED", submitted.StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromMinutes(29));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(29));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
-        factory.Time.Advance(TimeSpan.FromMinutes(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(1));
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
@@ -126,11 +126,11 @@ public class ScheduledStartTests(string provider = StoreOptions.InMemoryProvider
         await client.SubmitAsync(scheduleId, 1, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(30)));
 
         // The stopped run's start time passing does not start its successor.
-        factory.Time.Advance(TimeSpan.FromMinutes(11));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(11));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
-        factory.Time.Advance(TimeSpan.FromMinutes(20));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(20));
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Single(await worker.LeaseAsync());
     }

@@ -161,7 +161,7 @@ public class LeaseExpiryTests(string provider = StoreOptions.InMemoryProvider)
         Assert.Equal((first.TaskId, 2), (second.TaskId, second.Attempt));
         Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(31));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(31));
         var status = await client.StatusAsync(scheduleId);
 
         var message = status.AssertFailure("TASK_LEASE_EXPIRED");

@@ -20,10 +20,10 @@ public class RunLimitTests(string provider = StoreOptions.InMemoryProvider)
         await worker.CompleteOkAsync(task, [Row("a0")]);
         var running = await worker.LeaseOneAsync(leaseSeconds: 600);
 
-        factory.Time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
         Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(1));
         var status = await client.StatusAsync(scheduleId);
 
         status.AssertFailure("QUERY_TIMEOUT");
