@@ -1256,6 +1256,21 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEmptyWindowAnywhereInTheResultServesNoRows()
+    {
+        var store = NewStore();
+        var license = NewLicenseId();
+        var id = await SucceedWithRowsAsync(store, license, [.. Enumerable.Range(0, 5).Select(i => Row($"row-{i}"))]);
+
+        foreach (var at in new long[] { 0, 1, 4, 5, 9 })
+        {
+            var empty = await StatusAsync(store, license, id, new PageWindow(at, at, 10));
+            Assert.Equal((5L, at, at), (empty.TotalRows, empty.Page.Start, empty.Page.End));
+            AssertRows([], empty);
+        }
+    }
+
+    [Fact]
     public async Task TenThousandRowsComeBackByteForByte()
     {
         var store = NewStore();
