@@ -1455,6 +1455,25 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TimesGivenInAnyOffsetAreTheSameInstants()
+    {
+        var store = NewStore();
+        var license = NewLicenseId();
+        var finishedAt = (Epoch - TimeSpan.FromMinutes(1)).ToOffset(TimeSpan.FromHours(2));
+        var startAt = (Epoch + TimeSpan.FromMinutes(5)).ToOffset(TimeSpan.FromHours(-5));
+        var stopped = NewScheduleId();
+        await store.PutAsync(new ScheduleRecord(stopped, license, ScheduleStatus.Stopped, [SubQueryState.Done], RowBuffer.Empty,
+            null, finishedAt), None);
+        var scheduled = await SubmitOkAsync(store, license, "s", 1, startAt);
+
+        Assert.Equal(finishedAt + Retention, (await StatusAsync(store, license, stopped)).ExpiresAt);
+        await AdvanceAsync(store, TimeSpan.FromMinutes(5) - OneTick);
+        Assert.Equal(ScheduleStatus.Scheduled, (await StatusAsync(store, license, scheduled)).Status);
+        await AdvanceAsync(store, OneTick);
+        Assert.Equal(ScheduleStatus.Queued, (await StatusAsync(store, license, scheduled)).Status);
+    }
+
+    [Fact]
     public async Task PingSucceedsAndTheProviderHasAName()
     {
         var store = NewStore();
