@@ -21,12 +21,14 @@ public sealed class StatusWaits(ScheduleChanges changes, TimeProvider time, IOpt
     /// <summary>A wait of up to <paramref name="wait"/> for one schedule; null when there is no room (answer at once).</summary>
     public Wait? TryStart(string licenseId, string scheduleId, TimeSpan wait)
     {
+        // The deadline counts from the request's arrival, fixed before it counts as waiting.
+        var deadline = _time.GetUtcNow() + wait;
         if (Interlocked.Increment(ref _waiting) > _max)
         {
             Interlocked.Decrement(ref _waiting);
             return null;
         }
-        return new Wait(this, licenseId, scheduleId, _time.GetUtcNow() + wait);
+        return new Wait(this, licenseId, scheduleId, deadline);
     }
 
     /// <summary>One request's wait: watch before each read, then <see cref="UntilChangeAsync"/>; dispose at the end.</summary>

@@ -67,6 +67,28 @@ public sealed class ScheduleChanges
         changed?.TrySetResult();
     }
 
+    /// <summary>
+    /// Something may have changed that was not reported (the events' source was cut off for a while): wakes every
+    /// waiter, and each looks again.
+    /// </summary>
+    public void PublishAll()
+    {
+        List<TaskCompletionSource> changed;
+        lock (_gate)
+        {
+            changed = new List<TaskCompletionSource>(_watches.Count);
+            foreach (var watch in _watches.Values)
+            {
+                changed.Add(watch.Next);
+                watch.Next = NewSignal();
+            }
+        }
+        foreach (var signal in changed)
+        {
+            signal.TrySetResult();
+        }
+    }
+
     private void Leave(string licenseId, string scheduleId)
     {
         lock (_gate)

@@ -18,15 +18,15 @@ public sealed class LongPollTests
 {
     private sealed class Service : IDisposable
     {
-        public Service(int? maxWaiters = null)
+        public Service(int? maxWaiters = null, IReadOnlyDictionary<string, string?>? settings = null, string? license = null)
         {
-            Factory = new QueryStatusFactory
+            var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
+            if (maxWaiters is { } max)
             {
-                Settings = maxWaiters is { } max
-                    ? new Dictionary<string, string?> { ["Status:MaxWaiters"] = max.ToString(System.Globalization.CultureInfo.InvariantCulture) }
-                    : new Dictionary<string, string?>(),
-            };
-            License = TestData.NewLicenseId();
+                all["Status:MaxWaiters"] = max.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            Factory = new QueryStatusFactory { Settings = all };
+            License = license ?? TestData.NewLicenseId();
             Client = Factory.CreateJwtClient(License);
             Worker = Factory.CreateWorker();
         }
@@ -253,6 +253,32 @@ public sealed class LongPollTests
         Assert.Equal(1, service.Waits.Waiting);
         service.Factory.Time.Advance(TimeSpan.FromSeconds(30));
         using var _ = await waiting;
+    }
+
+    [Fact]
+    public async Task OnPostgresAWaitOnOneInstanceWakesForAChangeMadeThroughAnother()
+    {
+        var settings = await StoreProviders.SettingsAsync(StoreOptions.PostgresProvider);
+        using var a = new Service(settings: settings);
+        using var b = new Service(settings: settings, license: a.License);
+        b.Factory.Time.SetUtcNow(a.Factory.Time.GetUtcNow());
+        var scheduleId = await a.Client.SubmitAsync(Sub("a"), Sub("b"));
+        var etag = await ETagAsync(a.Client, scheduleId);
+        var waitingOnA = await a.StartWaitingAsync(scheduleId, 30, etag);
+        var finishingOnA = await a.StartWaitingAsync(scheduleId, 30);
+
+        var first = await b.Worker.LeaseOneAsync();
+        using var changed = await waitingOnA;
+        Assert.Equal("RUNNING", (await changed.ReadJsonAsync()).StatusCode());
+        Assert.False(finishingOnA.IsCompleted);
+
+        await b.Worker.CompleteOkAsync(first, [Row("one")]);
+        var second = await b.Worker.LeaseOneAsync();
+        await b.Worker.CompleteOkAsync(second, [Row("two")]);
+        using var finished = await finishingOnA;
+        var body = await finished.ReadJsonAsync();
+        Assert.Equal("SUCCESS", body.StatusCode());
+        Assert.Equal([Row("one"), Row("two")], body.RawRows());
     }
 
     [Theory]
