@@ -32,7 +32,12 @@ public class QueryStatusFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>The store provider (<see cref="StoreOptions.InMemoryProvider"/> unless given).</summary>
     public string Provider { get; init; } = StoreOptions.InMemoryProvider;
 
+    private const string ConnectionStringKey = "ConnectionStrings:QueryStatus";
+
+    /// <summary>The connection string of the database this factory created for itself, once it has.</summary>
     private string? _database;
+
+    private bool OwnsADatabase => Provider == StoreOptions.PostgresProvider && !Settings.ContainsKey(ConnectionStringKey);
 
     public FakeTimeProvider Time { get; } = new(Start);
 
@@ -71,7 +76,7 @@ public class QueryStatusFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("RateLimiting:PermitLimit", "1000000");
 
         builder.UseSetting("Store:Provider", Provider);
-        if (Provider == StoreOptions.PostgresProvider && !Settings.ContainsKey(ConnectionStringKey))
+        if (OwnsADatabase)
         {
             // Not a class fixture (or it would have its database already): blocking here is once per factory, off
             // xunit's synchronization context.
@@ -91,11 +96,9 @@ public class QueryStatusFactory : WebApplicationFactory<Program>, IAsyncLifetime
         });
     }
 
-    private const string ConnectionStringKey = "ConnectionStrings:QueryStatus";
-
     async Task IAsyncLifetime.InitializeAsync()
     {
-        if (Provider == StoreOptions.PostgresProvider && !Settings.ContainsKey(ConnectionStringKey))
+        if (OwnsADatabase)
         {
             _database ??= await PostgresServer.CreateDatabaseAsync();
         }
@@ -132,6 +135,10 @@ public class QueryStatusFactory : WebApplicationFactory<Program>, IAsyncLifetime
 }
 
 /// <summary>The class fixture of the tests that run on PostgreSQL (see <see cref="QueryStatusFactory.Provider"/>).</summary>
+/// <remarks>
+/// A <c>…OnPostgres</c> class also inherits its base class's <c>IClassFixture&lt;QueryStatusFactory&gt;</c>; xunit builds
+/// that factory too, but nothing starts its host, so it costs nothing.
+/// </remarks>
 public class QueryStatusFactoryOnPostgres : QueryStatusFactory
 {
     public QueryStatusFactoryOnPostgres()
