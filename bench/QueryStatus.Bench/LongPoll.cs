@@ -35,6 +35,15 @@ public static class LongPollBench
             Groups.Single(g => g.Name == "poll-1s").MeanRequests / Groups.Single(g => g.Name == group).MeanRequests;
     }
 
+    /// <summary>The benchmark as <c>bench/run.sh --long-poll N</c> runs it: the Release build, figures and verdict.</summary>
+    public static async Task<Report> RunReportAsync(int queriesPerGroup, string workDir, CancellationToken cancellationToken)
+    {
+        var apiDll = Path.Combine(Bench.RepoRoot(), "src/QueryStatus.Api/bin/Release/net10.0/QueryStatus.Api.dll");
+        var result = await RunAsync(apiDll, workDir, queriesPerGroup, Console.WriteLine, cancellationToken);
+        var markdown = Report(result);
+        return new Report(markdown, markdown, result.Groups.All(g => g.NotSucceeded == 0));
+    }
+
     public static async Task<Result> RunAsync(string apiDll, string workDir, int queriesPerGroup, Action<string> log, CancellationToken cancellationToken)
     {
         var clientKey = "qs_bench_lp_client_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(8));
