@@ -1,0 +1,2 @@
+namespace QueryStatus.Client;
+internal static class Placeholder;
