@@ -106,6 +106,8 @@ public sealed class QueryStatusClientTests : IDisposable
         var progress = new SynchronousProgress<WaitProgress>(reports);
 
         var waiting = client.WaitAsync(submitted.ScheduleId, progress);
+        // The first look is reported before any worker moves the query on.
+        await progress.First.WaitAsync(TimeSpan.FromSeconds(30));
         var first = await worker.LeaseOneAsync();
         await worker.CompleteOkAsync(first, [Row("1")]);
         var second = await worker.LeaseOneAsync();
@@ -218,12 +220,18 @@ public sealed class QueryStatusClientTests : IDisposable
     /// <summary>Records reports on the reporting thread (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
     private sealed class SynchronousProgress<T>(List<T> reports) : IProgress<T>
     {
+        private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the first report.</summary>
+        public Task First => _first.Task;
+
         public void Report(T value)
         {
             lock (reports)
             {
                 reports.Add(value);
             }
+            _first.TrySetResult();
         }
     }
 }
