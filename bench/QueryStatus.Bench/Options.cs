@@ -37,6 +37,9 @@ public sealed class Options
     public TimeSpan SoakRetention { get; private set; } = TimeSpan.FromMinutes(1);
     public TimeSpan SoakSweep { get; private set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Queries per client group of the long-poll benchmark (0: not that benchmark).</summary>
+    public int LongPollQueries { get; private set; }
+
     /// <summary>Extra settings for QueryStatus (environment variables, e.g. Serilog__MinimumLevel__Default=Warning), for experiments.</summary>
     public Dictionary<string, string> QueryStatusSettings { get; } = [];
     public string CommandLine { get; private set; } = "";
@@ -119,6 +122,9 @@ public sealed class Options
                 case "--soak-sweep":
                     o.SoakSweep = TimeSpan.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--long-poll":
+                    o.LongPollQueries = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--qs-setting":
                     var setting = Next();
                     var eq = setting.IndexOf('=', StringComparison.Ordinal);
@@ -133,6 +139,10 @@ public sealed class Options
                 default:
                     throw new BenchException($"unknown argument {args[i]}\n{Usage}");
             }
+        }
+        if (o.LongPollQueries < 0)
+        {
+            throw new BenchException("--long-poll takes the number of queries per client group (e.g. 30)");
         }
         if (o.SoakMinutes < 0 || o.SoakRetention <= TimeSpan.Zero || o.SoakSweep <= TimeSpan.Zero)
         {
@@ -151,9 +161,9 @@ public sealed class Options
         {
             throw new BenchException("--pg-setting, --pg-connection, --pg-log and --ingest-rows go with --store postgres");
         }
-        if (o.Postgres && o.SoakMinutes > 0)
+        if (o.Postgres && (o.SoakMinutes > 0 || o.LongPollQueries > 0))
         {
-            throw new BenchException("--soak runs on the in-memory store only");
+            throw new BenchException("--soak and --long-poll run on the in-memory store only (not with --store postgres)");
         }
         return o;
     }
@@ -165,6 +175,8 @@ public sealed class Options
         "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-connection KEYWORDS]\n" +
         "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
+        "       bench/run.sh --long-poll QUERIES [--markdown FILE]\n" +
+        "  --long-poll requests per finished query (10-60 s queries): polling every second vs long-polls, QUERIES per group (~70 s)\n" +
         "  --soak      sustained traffic for MINUTES (clients, workers, stops, expiry), memory sampled every 10 s; exits 1 unless\n" +
         "              RSS stays flat, nothing is lost and the store gives everything back (see bench/RESULTS.md)\n" +
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +

@@ -14,6 +14,6 @@ public static class CorsExtensions
             .AllowAnyOrigin()
             .AllowAnyHeader()
             .WithMethods("GET", "POST", "OPTIONS")
-            .WithExposedHeaders(ApiHeaders.RequestId, ApiHeaders.RateLimitLimit, ApiHeaders.RateLimitRemaining, HeaderNames.RetryAfter)
+            .WithExposedHeaders(ApiHeaders.RequestId, ApiHeaders.RateLimitLimit, ApiHeaders.RateLimitRemaining, HeaderNames.RetryAfter, HeaderNames.ETag)
             .SetPreflightMaxAge(TimeSpan.FromHours(1))));
 }

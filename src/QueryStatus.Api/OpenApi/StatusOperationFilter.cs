@@ -30,6 +30,18 @@ public sealed class StatusOperationFilter : IOperationFilter
         operation.Parameters.Add(Query("offset_end", "Ending row index for paginated response, exclusive (0–1,000,000; default: offset_start + the page cap).", JsonSchemaType.Integer, JsonValue.Create(100)));
         operation.Parameters.Add(Query("json", "JSON-encoded query status parameters, e.g. {\"schedule_id\":\"demo_done\",\"offset_end\":100}.", JsonSchemaType.String, null));
         operation.Parameters.Add(Query("pretty", "true for indented JSON.", JsonSchemaType.Boolean, null));
+        operation.Parameters.Add(Query("wait_seconds",
+            "Long-poll (not in the original API): wait up to this many seconds (0–30; default 0) for the query to change " +
+            "from the If-None-Match ETag (then 200 with the new state, or 304 when the time passes), or without If-None-Match " +
+            "for the query to finish (SUCCESS, FAILURE or STOPPED), then answer as usual.", JsonSchemaType.Integer, null));
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "If-None-Match",
+            In = ParameterLocation.Header,
+            Description = "The ETag of an earlier answer (not in the original API): 304 Not Modified, no body, while the query's state is unchanged.",
+            Required = false,
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+        });
 
         foreach (var (status, example) in Examples)
         {

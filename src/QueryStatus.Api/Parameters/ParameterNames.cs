@@ -10,9 +10,10 @@ public static class ParameterNames
     public const string OffsetEnd = "offset_end";
     public const string ApiKey = "api_key";
     public const string Pretty = "pretty";
+    public const string WaitSeconds = "wait_seconds";
 
     /// <summary>Every name, each at its slot: <see cref="RequestParameters"/> keeps a request's values by slot.</summary>
-    public static readonly IReadOnlyList<string> InOrder = [ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty];
+    public static readonly IReadOnlyList<string> InOrder = [ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty, WaitSeconds];
 
     public static readonly IReadOnlyCollection<string> All = new HashSet<string>(InOrder, StringComparer.Ordinal);
 

@@ -14,7 +14,7 @@ public sealed class RequestParameters
 {
     public const string JsonParameter = "json";
 
-    /// <summary>The values by slot (<see cref="ParameterNames.InOrder"/>): five references, where a dictionary per request cost five times that.</summary>
+    /// <summary>The values by slot (<see cref="ParameterNames.InOrder"/>): one reference each, where a dictionary per request cost five times that.</summary>
     private readonly string?[] _values;
 
     private RequestParameters(string?[] values) => _values = values;

@@ -18,6 +18,8 @@ public static class StatusApi
     public static IServiceCollection AddStatusApi(this IServiceCollection services)
     {
         services.AddOptions<PagingOptions>().BindConfiguration(PagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StatusWaitOptions>().BindConfiguration(StatusWaitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<StatusWaits>();
         services.AddSingleton<StatusRequestValidator>();
         services.AddSingleton<FluentValidation.IValidator<StatusRequest>>(sp => sp.GetRequiredService<StatusRequestValidator>());
         return services;
@@ -40,6 +42,7 @@ public static class StatusApi
                 "or inside one URL-encoded JSON object in `json`.")
             .WithValidation()
             .Produces<StatusResponseDoc>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
+            .Produces(StatusCodes.Status304NotModified)
             .ProducesErrors(400, 401, 403, 404, 429);
 
         return routes;
@@ -55,20 +58,45 @@ public static class StatusApi
     /// <remarks>
     /// The caller is read from <paramref name="context"/>, not bound as a <c>ClaimsPrincipal</c>: arguments are bound
     /// before the endpoint's filters run, and its first filter is the one that authenticates.
+    /// <para>
+    /// Conditional and long polls: with <c>If-None-Match</c>, the answer is 304 while the state still has that ETag;
+    /// with <c>wait_seconds</c>, the request waits (holding no thread) until the state differs from that ETag, or
+    /// without one until the query has finished, or until the seconds pass. Each look at the store is the same read as
+    /// an ordinary poll; between looks it waits for the schedule's change event.
+    /// </para>
     /// </remarks>
-    public static async ValueTask<Results<StatusResult, ErrorResult>> GetStatus(
+    public static async ValueTask<Results<StatusResult, NotModifiedResult, ErrorResult>> GetStatus(
         StatusRequest request,
         HttpContext context,
         IScheduleStore store,
         IOptions<PagingOptions> paging,
+        StatusWaits waits,
         CancellationToken cancellationToken)
     {
+        var licenseId = context.User.GetLicenseId();
+        var scheduleId = request.ScheduleId!;
         var window = new PageWindow(request.OffsetStart, request.OffsetEnd, paging.Value.MaxRows);
-        var snapshot = await store.GetStatusAsync(context.User.GetLicenseId(), request.ScheduleId!, window, cancellationToken);
-        if (snapshot is null)
+        var known = context.Request.Headers.IfNoneMatch;
+        using var wait = request.Wait > TimeSpan.Zero ? waits.TryStart(licenseId, scheduleId, request.Wait) : null;
+        var timeUp = false;
+        while (true)
         {
-            return NotFound(request.ScheduleId!);
+            wait?.Watch();
+            var snapshot = await store.GetStatusAsync(licenseId, scheduleId, window, cancellationToken);
+            if (snapshot is null)
+            {
+                return NotFound(scheduleId);
+            }
+            var etag = StatusETag.Of(snapshot);
+            var notModified = known.Count > 0 && StatusETag.Matches(known, etag);
+            var awaited = known.Count > 0 ? !notModified : snapshot.Status.IsFinished();
+            if (awaited || wait is null || timeUp)
+            {
+                return notModified ? new NotModifiedResult(etag) : new StatusResult(snapshot, request.Pretty, etag: etag);
+            }
+            // When the time is up, one more look: the answer is the state at the deadline (or the store's 503), never
+            // what was read before the wait, even if a change event was lost on the way.
+            timeUp = !await wait.UntilChangeAsync(cancellationToken);
         }
-        return new StatusResult(snapshot, request.Pretty);
     }
 }

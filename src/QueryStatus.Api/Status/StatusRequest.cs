@@ -14,12 +14,16 @@ public sealed class StatusRequest
     public string? OffsetEndText { get; init; }
     public string? ApiKey { get; init; }
     public string? PrettyText { get; init; }
+    public string? WaitSecondsText { get; init; }
 
     public long OffsetStart => ParameterRules.TryParseInteger(OffsetStartText, out var value) ? value : 0;
 
     public long? OffsetEnd => ParameterRules.TryParseInteger(OffsetEndText, out var value) ? value : null;
 
     public bool Pretty => string.Equals(PrettyText, "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>How long the client will wait for a change (long-poll); 0, the default, answers at once.</summary>
+    public TimeSpan Wait => TimeSpan.FromSeconds(ParameterRules.TryParseInteger(WaitSecondsText, out var value) ? value : 0);
 
     public static ValueTask<StatusRequest?> BindAsync(HttpContext context, ParameterInfo parameter) =>
         ValueTask.FromResult<StatusRequest?>(From(RequestParameters.For(context)));
@@ -32,5 +36,6 @@ public sealed class StatusRequest
             OffsetEndText = values[ParameterNames.OffsetEnd],
             ApiKey = values[ParameterNames.ApiKey],
             PrettyText = values[ParameterNames.Pretty],
+            WaitSecondsText = values[ParameterNames.WaitSeconds],
         };
 }

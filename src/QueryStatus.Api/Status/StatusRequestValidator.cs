@@ -7,6 +7,9 @@ namespace QueryStatus.Api.Status;
 
 public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
 {
+    /// <summary>The longest a status request may wait for a change: under the 60 s idle timeouts of common proxies.</summary>
+    public const int MaxWaitSeconds = 30;
+
     public StatusRequestValidator(IOptions<PagingOptions> paging)
     {
         var maxRows = paging.Value.MaxRows;
@@ -37,6 +40,11 @@ public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
         RuleFor(r => r.ApiKey)
             .Matches(ParameterRules.ApiKey()).When(r => r.ApiKey is not null)
             .WithMessage($"api_key: must be {ParameterRules.ApiKeyRule}.");
+
+        RuleFor(r => r.WaitSecondsText)
+            .Must(w => ParameterRules.TryParseInteger(w, out var seconds) && seconds is >= 0 and <= MaxWaitSeconds)
+            .When(r => r.WaitSecondsText is not null)
+            .WithMessage($"wait_seconds: must be an integer from 0 to {MaxWaitSeconds}.");
 
         RuleFor(r => r.PrettyText)
             .Must(p => p is "true" or "false").When(r => r.PrettyText is not null)

@@ -12,7 +12,8 @@ namespace QueryStatus.Api.Status;
 /// rows as the stored bytes, so a page costs its own bytes and no object per row. Compact bodies are sent
 /// with Content-Length; pretty ones (re-indented row by row) chunked.
 /// </summary>
-public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statusCode = StatusCodes.Status200OK, string? location = null)
+public sealed class StatusResult(
+    StatusSnapshot snapshot, bool pretty, int statusCode = StatusCodes.Status200OK, string? location = null, string? etag = null)
     : IResult, IStatusCodeHttpResult
 {
     private const int FlushThreshold = 64 * 1024;
@@ -28,6 +29,10 @@ public sealed class StatusResult(StatusSnapshot snapshot, bool pretty, int statu
         if (location is not null)
         {
             response.Headers.Location = location;
+        }
+        if (etag is not null)
+        {
+            response.Headers.ETag = etag;
         }
         if (pretty)
         {

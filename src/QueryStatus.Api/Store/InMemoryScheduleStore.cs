@@ -40,6 +40,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
     private readonly RunLifecycle _lifecycle;
     private readonly TimeStep _step;
     private readonly WorkSignal _signal = new();
+    private readonly ScheduleChanges _changes;
 
     /// <summary>The tasks one lease call takes from the queues; reused under the lock, emptied after each call.</summary>
     private readonly List<WorkItem> _taken = [];
@@ -48,15 +49,17 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         TimeProvider time,
         IOptions<StoreOptions> options,
         IOptions<SchedulerOptions>? scheduler = null,
-        IOptions<LicensesOptions>? licenses = null)
+        IOptions<LicensesOptions>? licenses = null,
+        ScheduleChanges? changes = null)
     {
         _time = time;
+        _changes = changes ?? new ScheduleChanges();
         var schedulerOptions = scheduler?.Value ?? new SchedulerOptions();
         _queues = new LicenseQueues(schedulerOptions, licenses?.Value ?? []);
         _runs = new RunTable(time, options.Value.Retention, _queues);
         _leases = new TaskLeases(_queues, schedulerOptions);
         _staging = new RowStaging(schedulerOptions);
-        _lifecycle = new RunLifecycle(_runs, _queues, _leases, _signal, schedulerOptions);
+        _lifecycle = new RunLifecycle(_runs, _queues, _leases, _signal, _changes, schedulerOptions);
         _step = new TimeStep(time, _lifecycle, _leases, _signal, schedulerOptions);
     }
 
@@ -132,6 +135,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
                 _lifecycle.Finish(run, schedule.Status, schedule.FinishedAt ?? now);
             }
             _signal.Pulse();
+            _changes.Publish(run.LicenseId, run.ScheduleId);
         }
         return ValueTask.CompletedTask;
     }
@@ -303,6 +307,7 @@ public sealed class InMemoryScheduleStore : IScheduleStore
 
             RowStaging.Commit(item, rows);
             _leases.Complete(item);
+            _changes.Publish(run.LicenseId, run.ScheduleId); // Its progress, and its sub-queries if it adds some.
 
             foreach (var payload in payloads)
             {
@@ -344,7 +349,12 @@ public sealed class InMemoryScheduleStore : IScheduleStore
         {
             foreach (var item in _taken)
             {
+                var started = item.Run.Status != ScheduleStatus.Running;
                 _leases.Start(item, command.WorkerId, command.LeaseDuration, now);
+                if (started)
+                {
+                    _changes.Publish(item.Run.LicenseId, item.Run.ScheduleId);
+                }
                 leased.Add(new LeasedTask(item.Id, item.Run.ScheduleId, item.Run.LicenseId, item.Payload, item.Attempt,
                     item.LeaseToken!, item.LeaseExpiresAt));
             }

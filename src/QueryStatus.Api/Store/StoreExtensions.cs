@@ -31,6 +31,7 @@ public static class StoreExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
 
+        services.AddSingleton<ScheduleChanges>();
         // Both stores are registered; Store:Provider picks the one the service uses (the other is never built).
         services.AddSingleton<InMemoryScheduleStore>();
         services.AddSingleton(sp => PostgresDataSource.Build(

@@ -43,7 +43,11 @@ public sealed class SwaggerDocumentTests(QueryStatusFactory factory) : IClassFix
         Assert.Contains("offset_start", names);
         Assert.Contains("offset_end", names);
         Assert.Contains("json", names);
-        Assert.All(parameters, p => Assert.Equal("query", p.GetProperty("in").GetString()));
+        Assert.Contains("wait_seconds", names);
+        Assert.All(parameters.Where(p => p.GetProperty("name").GetString() != "If-None-Match"),
+            p => Assert.Equal("query", p.GetProperty("in").GetString()));
+        Assert.Equal("header", parameters.Single(p => p.GetProperty("name").GetString() == "If-None-Match").GetProperty("in").GetString());
+        Assert.True(StatusOperation(document).GetProperty("responses").TryGetProperty("304", out _), "304 is not documented.");
     }
 
     [Fact]

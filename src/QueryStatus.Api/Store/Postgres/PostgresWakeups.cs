@@ -13,9 +13,16 @@ namespace QueryStatus.Api.Store.Postgres;
 /// woken once, since notifications sent meanwhile are lost: each looks again. Notifications carry no payload: a waiter
 /// only needs to know that it is worth looking.
 /// </remarks>
-public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<PostgresWakeups> logger) : IAsyncDisposable
+public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<PostgresWakeups> logger, ScheduleChanges? changes = null)
+    : IAsyncDisposable
 {
     public const string Channel = "querystatus_work";
+
+    /// <summary>
+    /// The store's change events (<see cref="ScheduleChanges"/>), sent by the schema's triggers (0002_status_changes.sql)
+    /// with the query's <c>["license_id","schedule_id"]</c>: a long-poll on this instance wakes for a change made through any.
+    /// </summary>
+    public const string StatusChannel = "querystatus_status";
 
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _signal = NewSignal();
@@ -44,8 +51,18 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
     private async Task<NpgsqlConnection> ListenAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        connection.Notification += (_, _) => Wake();
-        await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+        connection.Notification += (_, e) =>
+        {
+            if (e.Channel == StatusChannel)
+            {
+                StatusChanged(e.Payload);
+            }
+            else
+            {
+                Wake();
+            }
+        };
+        await using (var listen = new NpgsqlCommand($"LISTEN {Channel}; LISTEN {StatusChannel}", connection))
         {
             await listen.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -71,11 +88,15 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
             catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException)
             {
                 logger.LogWarning(e, "The PostgreSQL wake-up connection broke; opening it again in {Pause}.", pause);
+                // Waiters can no longer count on being woken: each looks now (and answers 503 if the database is gone).
+                Wake();
+                changes?.PublishAll();
                 await connection.DisposeAsync();
                 connection = await ReopenAsync(pause, stopping);
                 pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 // Whatever was notified while the connection was down is lost: let every waiter look again.
                 Wake();
+                changes?.PublishAll();
             }
         }
         await connection.DisposeAsync();
@@ -95,6 +116,25 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
                 logger.LogWarning(e, "Could not reopen the PostgreSQL wake-up connection; retrying.");
                 pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
+        }
+    }
+
+    private void StatusChanged(string payload)
+    {
+        if (changes is null)
+        {
+            return;
+        }
+        try
+        {
+            if (System.Text.Json.JsonSerializer.Deserialize<string[]>(payload) is [var licenseId, var scheduleId])
+            {
+                changes.Publish(licenseId, scheduleId);
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not ours (someone else notifying on the channel): nothing to wake.
         }
     }
 

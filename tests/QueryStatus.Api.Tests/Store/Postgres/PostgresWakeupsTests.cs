@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Store.Postgres;
 using QueryStatus.Api.Tests.Infrastructure;
 
@@ -38,26 +39,59 @@ public sealed class PostgresWakeupsTests
     }
 
     [Fact]
-    public async Task ABrokenListeningConnectionIsReopenedAndWakesEveryWaiterOnce()
+    public async Task AStatusNotificationWakesTheWatchersOfThatQueryOnly()
     {
         var database = await PostgresServer.CreateDatabaseAsync();
         await using var instance = NpgsqlDataSource.Create(database);
-        await using var wakeups = new PostgresWakeups(instance, NullLogger<PostgresWakeups>.Instance);
+        var changes = new ScheduleChanges();
+        await using var wakeups = new PostgresWakeups(instance, NullLogger<PostgresWakeups>.Instance, changes);
+        await wakeups.StartAsync(CancellationToken.None);
+        using var watched = changes.Subscribe("lic_1", "q_a");
+        using var other = changes.Subscribe("lic_1", "q_b");
+        using var otherLicense = changes.Subscribe("lic_2", "q_a");
+
+        await using (var connection = await instance.OpenConnectionAsync())
+        await using (var notify = new NpgsqlCommand($"SELECT pg_notify('{PostgresWakeups.StatusChannel}', '[\"lic_1\",\"q_a\"]')", connection))
+        {
+            await notify.ExecuteNonQueryAsync();
+        }
+
+        await watched.Changed.WaitAsync(Guard);
+        Assert.False(other.Changed.IsCompleted);
+        Assert.False(otherLicense.Changed.IsCompleted);
+    }
+
+    [Fact]
+    public async Task ABrokenListeningConnectionWakesEveryWaiterAndIsReopened()
+    {
+        var database = await PostgresServer.CreateDatabaseAsync();
+        await using var instance = NpgsqlDataSource.Create(database);
+        var changes = new ScheduleChanges();
+        await using var wakeups = new PostgresWakeups(instance, NullLogger<PostgresWakeups>.Instance, changes);
         await wakeups.StartAsync(CancellationToken.None);
         var beforeBreak = wakeups.Signal;
+        using var watch = changes.Subscribe("lic", "watched");
 
         await using (var admin = NpgsqlDataSource.Create((await PostgresServer.GetAsync()).AdminConnectionString))
         await using (var kill = admin.CreateCommand(
-            $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN {PostgresWakeups.Channel}'"))
+            $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'"))
         {
             // This test's database has one listener, the instance's.
             kill.Parameters.Add(new NpgsqlParameter { Value = new NpgsqlConnectionStringBuilder(database).Database });
             Assert.Equal(1L, await kill.ExecuteScalarAsync());
         }
 
-        // Lost notifications are made up for: the reconnect wakes the waiters.
+        // Waiters can no longer count on notifications: the break wakes them, lease calls and long-polls alike.
         await beforeBreak.WaitAsync(Guard);
-        Assert.True(wakeups.Connections >= 2);
+        await watch.Changed.WaitAsync(Guard);
+
+        // The connection is opened again by itself.
+        var bound = DateTime.UtcNow + Guard;
+        while (wakeups.Connections < 2)
+        {
+            Assert.True(DateTime.UtcNow < bound, "The wake-up connection was not reopened.");
+            await Task.Delay(10);
+        }
 
         // And notifications reach it again.
         var afterBreak = wakeups.Signal;

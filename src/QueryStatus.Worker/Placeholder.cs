@@ -1,0 +1,2 @@
+namespace QueryStatus.Worker;
+internal static class Placeholder;
