@@ -11,7 +11,8 @@ public static class QueryStatusWorkerServiceCollectionExtensions
     /// Runs a worker in this host: a hosted service that leases tasks and runs each through <typeparamref name="THandler"/>
     /// (scoped: one instance per task). <paramref name="configure"/> sets <see cref="QueryStatusWorkerOptions"/> (also
     /// configurable with <c>services.Configure&lt;QueryStatusWorkerOptions&gt;</c>); they are validated at start-up.
-    /// Returns the builder of the worker's HttpClient (IHttpClientFactory) to add handlers or replace the primary one.
+    /// Returns the builder of the worker's HttpClient (IHttpClientFactory) to add handlers or replace the primary one
+    /// (its default request logging is removed: it would put the credential in structured log state).
     /// One worker per host.
     /// </summary>
     public static IHttpClientBuilder AddQueryStatusWorker<THandler>(
@@ -39,6 +40,10 @@ public static class QueryStatusWorkerServiceCollectionExtensions
             }
             // A lease call may wait LeaseWaitSeconds on the server before it answers.
             http.Timeout = TimeSpan.FromSeconds(options.LeaseWaitSeconds + 60);
-        });
+        })
+        // The factory's default HTTP logging redacts header values in its messages but hands them unredacted to
+        // structured-logging sinks in its state at Trace level: the credential must never reach a log, so it is off.
+        // The worker logs its own calls (Debug) and every failure instead.
+        .RemoveAllLoggers();
     }
 }

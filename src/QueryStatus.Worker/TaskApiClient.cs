@@ -147,6 +147,7 @@ internal sealed class TaskApiClient(HttpClient http, IOptions<QueryStatusWorkerO
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await CredentialAsync(cancellationToken));
                 response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+                logger.LogDebug("POST {Path} answered {Status}", path, (int)response.StatusCode);
                 if (!IsTransient(response.StatusCode))
                 {
                     return response;

@@ -20,7 +20,8 @@ internal sealed class TaskRun(LeasedTask leased, TaskApiClient api, QueryStatusW
     private long _nextBatch;
     private long _rowCount;
     private bool _sealed;
-    private int _beating;
+    private const int Idle = 0, Beating = 1, BeatingAndAskedAgain = 2;
+    private int _beat;
     private volatile bool _leaseLost;
 
     public WorkerTask Task => leased.Task;
@@ -94,22 +95,49 @@ internal sealed class TaskRun(LeasedTask leased, TaskApiClient api, QueryStatusW
     public Task<TaskCallOutcome> FailAsync(string code, string message, bool retryable, CancellationToken cancellationToken) =>
         api.FailAsync(leased, code, message, retryable, cancellationToken);
 
-    /// <summary>The heartbeat timer's tick: renews the lease unless a renewal is still under way.</summary>
+    /// <summary>
+    /// The heartbeat timer's tick: renews the lease. A tick while a renewal is under way asks for one more right after
+    /// it (never more than one waiting), so a slow answer costs no heartbeat and piles none up.
+    /// </summary>
     public void Beat()
     {
-        if (_leaseLost || Interlocked.Exchange(ref _beating, 1) == 1)
+        while (!_leaseLost)
         {
-            return;
+            switch (Volatile.Read(ref _beat))
+            {
+                case Idle when Interlocked.CompareExchange(ref _beat, Beating, Idle) == Idle:
+                    _ = BeatAsync();
+                    return;
+                case Beating when Interlocked.CompareExchange(ref _beat, BeatingAndAskedAgain, Beating) == Beating:
+                    return;
+                case BeatingAndAskedAgain:
+                    return;
+            }
         }
-        _ = BeatAsync();
     }
 
     private async Task BeatAsync()
     {
+        while (true)
+        {
+            await RenewLeaseAsync();
+            if (_leaseLost || Interlocked.CompareExchange(ref _beat, Idle, Beating) == Beating)
+            {
+                if (_leaseLost)
+                {
+                    Volatile.Write(ref _beat, Idle);
+                }
+                return;
+            }
+            Volatile.Write(ref _beat, Beating); // a tick came during the renewal: renew once more
+        }
+    }
+
+    private async Task RenewLeaseAsync()
+    {
         try
         {
-            var token = cancellation.Token;
-            if (await api.HeartbeatAsync(leased, token) == TaskCallOutcome.LeaseLost)
+            if (await api.HeartbeatAsync(leased, cancellation.Token) == TaskCallOutcome.LeaseLost)
             {
                 MarkLeaseLost();
             }
@@ -130,10 +158,6 @@ internal sealed class TaskRun(LeasedTask leased, TaskApiClient api, QueryStatusW
         {
             logger.LogWarning("Could not renew the lease of task {TaskId} ({Error}: {Message}); trying again at the next heartbeat",
                 leased.Task.TaskId, e.GetType().Name, e.Message);
-        }
-        finally
-        {
-            Volatile.Write(ref _beating, 0);
         }
     }
 
