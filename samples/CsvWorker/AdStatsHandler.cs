@@ -47,7 +47,7 @@ public sealed class AdStatsHandler(IOptions<CsvDatasetOptions> options, ILogger<
                 rows.AddRawSubQuery(part.ToJson());
             }
             logger.LogInformation("Split {From}..{To} into {Parts} sub-queries of at most {Days} days",
-                query.DateFrom, query.DateTo, parts.Count, dataset.MaxDaysPerTask);
+                Iso(query.DateFrom), Iso(query.DateTo), parts.Count, dataset.MaxDaysPerTask);
             return;
         }
 
@@ -76,6 +76,8 @@ public sealed class AdStatsHandler(IOptions<CsvDatasetOptions> options, ILogger<
                 throw new TaskFailureException("DATASET_ERROR", e.Message, retryable: false, e);
             }
         }
-        logger.LogInformation("Task {TaskId}: {Rows} rows for {From}..{To}", task.TaskId, rows.RowCount, query.DateFrom, query.DateTo);
+        logger.LogInformation("Task {TaskId}: {Rows} rows for {From}..{To}", task.TaskId, rows.RowCount, Iso(query.DateFrom), Iso(query.DateTo));
     }
+
+    private static string Iso(DateOnly date) => date.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 }

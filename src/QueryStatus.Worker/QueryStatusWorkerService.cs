@@ -150,7 +150,7 @@ internal sealed class QueryStatusWorkerService<THandler>(
             var api = services1.ServiceProvider.GetRequiredService<TaskApiClient>();
             using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(_abandon.Token);
             var run = new TaskRun(leased, api, options, cancellation, logger);
-            logger.LogInformation("Running task {TaskId} of {ScheduleId} (attempt {Attempt})", task.TaskId, task.ScheduleId, task.Attempt);
+            logger.LogDebug("Running task {TaskId} of {ScheduleId} (attempt {Attempt})", task.TaskId, task.ScheduleId, task.Attempt);
             await using var heartbeat = time.CreateTimer(static r => ((TaskRun)r!).Beat(), run, options.HeartbeatInterval, options.HeartbeatInterval);
             try
             {
@@ -170,7 +170,9 @@ internal sealed class QueryStatusWorkerService<THandler>(
             }
             catch (TaskFailureException e)
             {
-                logger.LogWarning(e, "Task {TaskId} failed: {Code} (retryable: {Retryable})", task.TaskId, e.Code, e.Retryable);
+                // An outcome the handler chose, not a crash: no stack trace, but the cause when it has one.
+                logger.LogWarning(e.InnerException, "Task {TaskId} failed: {Code} (retryable: {Retryable}): {Message}",
+                    task.TaskId, e.Code, e.Retryable, e.Message);
                 await ReportFailureAsync(run, e.Code, e.Message, e.Retryable);
             }
             catch (TaskCallException e) when (e.Transient)
