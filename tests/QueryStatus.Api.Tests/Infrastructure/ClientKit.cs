@@ -26,9 +26,9 @@ public static class ClientKit
 
     // ---- factories and clients --------------------------------------------------------------------
 
-    /// <summary>A factory whose configuration adds <paramref name="settings"/>.</summary>
-    public static QueryStatusFactory NewFactory(params (string Key, string Value)[] settings) =>
-        new() { Settings = settings.ToDictionary(s => s.Key, s => (string?)s.Value) };
+    /// <summary>A factory on store <paramref name="provider"/> whose configuration adds <paramref name="settings"/>.</summary>
+    public static QueryStatusFactory NewFactory(string provider, params (string Key, string Value)[] settings) =>
+        new() { Provider = provider, Settings = settings.ToDictionary(s => s.Key, s => (string?)s.Value) };
 
     /// <summary>
     /// A client with a JWT for <paramref name="licenseId"/> (and <paramref name="scope"/> as its scope claim when
@@ -238,6 +238,18 @@ public static class ClientKit
     public static void AssertJsonEqual(string expected, JsonElement actual) => AssertJsonEqual(Parse(expected), actual);
 
     // ---- waiting without sleeping ------------------------------------------------------------------
+
+    /// <summary>
+    /// Moves the service's clock by <paramref name="by"/> and applies the time step before returning: what came due
+    /// (a start time, a run's timeout, a lease's end) shows on the next status read. A read applies no deadline; the
+    /// sweeper's tick does, but it may still be at work when <see cref="FakeTimeProvider.Advance"/> returns (a
+    /// PostgreSQL sweep always is), so a test that reads right after moving the clock steps the store itself.
+    /// </summary>
+    public static async Task AdvanceAsync(this QueryStatusFactory factory, TimeSpan by)
+    {
+        factory.Time.Advance(by);
+        await factory.Store.RemoveExpiredAsync(CancellationToken.None);
+    }
 
     /// <summary>
     /// Waits, yielding and never sleeping, until <paramref name="condition"/> holds; fails the test when it still does

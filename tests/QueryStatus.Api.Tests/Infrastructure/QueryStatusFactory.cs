@@ -17,12 +17,27 @@ namespace QueryStatus.Api.Tests.Infrastructure;
 /// Tests share a factory only when they use their own schedules (see <see cref="TestData"/>); a test
 /// that moves time or needs its own limits makes its own factory.
 /// </summary>
-public class QueryStatusFactory : WebApplicationFactory<Program>
+/// <remarks>
+/// <see cref="Provider"/> picks the store. On PostgreSQL, unless <see cref="Settings"/> name a connection string, the
+/// factory takes a fresh database of the test server (<see cref="PostgresServer"/>) for itself: as a class fixture
+/// before the tests (<see cref="IAsyncLifetime"/>), otherwise when its host starts.
+/// </remarks>
+public class QueryStatusFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
 
     /// <summary>Extra configuration for this factory's host, applied after the defaults above.</summary>
     public IReadOnlyDictionary<string, string?> Settings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>The store provider (<see cref="StoreOptions.InMemoryProvider"/> unless given).</summary>
+    public string Provider { get; init; } = StoreOptions.InMemoryProvider;
+
+    private const string ConnectionStringKey = "ConnectionStrings:QueryStatus";
+
+    /// <summary>The connection string of the database this factory created for itself, once it has.</summary>
+    private string? _database;
+
+    private bool OwnsADatabase => Provider == StoreOptions.PostgresProvider && !Settings.ContainsKey(ConnectionStringKey);
 
     public FakeTimeProvider Time { get; } = new(Start);
 
@@ -60,6 +75,15 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
         // High enough that only the rate-limit tests, which lower it, ever see a 429.
         builder.UseSetting("RateLimiting:PermitLimit", "1000000");
 
+        builder.UseSetting("Store:Provider", Provider);
+        if (OwnsADatabase)
+        {
+            // Not a class fixture (or it would have its database already): blocking here is once per factory, off
+            // xunit's synchronization context.
+            _database ??= Task.Run(PostgresServer.CreateDatabaseAsync).GetAwaiter().GetResult();
+            builder.UseSetting(ConnectionStringKey, _database);
+        }
+
         foreach (var (key, value) in Settings)
         {
             builder.UseSetting(key, value);
@@ -71,6 +95,16 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
             services.AddSingleton<ILogEventSink>(Logs);
         });
     }
+
+    async Task IAsyncLifetime.InitializeAsync()
+    {
+        if (OwnsADatabase)
+        {
+            _database ??= await PostgresServer.CreateDatabaseAsync();
+        }
+    }
+
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
     /// <summary>A client that sends no credential.</summary>
     public HttpClient CreateAnonymousClient() => CreateClient();
@@ -98,4 +132,17 @@ public class QueryStatusFactory : WebApplicationFactory<Program>
 
     /// <summary>A worker client (<see cref="TestKeys.Worker"/>).</summary>
     public HttpClient CreateWorkerClient() => CreateClientWithApiKey(TestKeys.Worker);
+}
+
+/// <summary>The class fixture of the tests that run on PostgreSQL (see <see cref="QueryStatusFactory.Provider"/>).</summary>
+/// <remarks>
+/// A <c>…OnPostgres</c> class also inherits its base class's <c>IClassFixture&lt;QueryStatusFactory&gt;</c>; xunit builds
+/// that factory too, but nothing starts its host, so it costs nothing.
+/// </remarks>
+public class QueryStatusFactoryOnPostgres : QueryStatusFactory
+{
+    public QueryStatusFactoryOnPostgres()
+    {
+        Provider = StoreOptions.PostgresProvider;
+    }
 }

@@ -2,11 +2,12 @@ using QueryStatus.Api.Store;
 
 namespace QueryStatus.Api.Tests.Infrastructure;
 
-/// <summary>For tests that must hold on every store: the providers as theory data, and settings for a fresh store of each.</summary>
+/// <summary>
+/// Settings for a fresh store of either provider, for tests that build their settings themselves. A test class that
+/// runs on both providers sets <see cref="QueryStatusFactory.Provider"/> instead (see the <c>…OnPostgres</c> classes).
+/// </summary>
 public static class StoreProviders
 {
-    public static TheoryData<string> All => [StoreOptions.InMemoryProvider, StoreOptions.PostgresProvider];
-
     /// <summary>
     /// Settings for a service on <paramref name="provider"/>, plus <paramref name="extra"/>: for PostgreSQL a new empty
     /// database of the test server, so that the test's data is its own.
@@ -20,8 +21,4 @@ public static class StoreProviders
         }
         return settings;
     }
-
-    /// <summary>A service on <paramref name="provider"/> (see <see cref="SettingsAsync"/>).</summary>
-    public static async Task<QueryStatusFactory> FactoryAsync(string provider, IReadOnlyDictionary<string, string?>? extra = null) =>
-        new() { Settings = await SettingsAsync(provider, extra) };
 }

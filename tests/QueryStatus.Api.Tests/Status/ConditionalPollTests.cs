@@ -11,7 +11,7 @@ namespace QueryStatus.Api.Tests.Status;
 /// ETag and <c>If-None-Match</c> on the status endpoint: every 200 carries a weak ETag of the query's own state; the
 /// current one answers 304 with no body and the usual headers; the license-wide workflow counters are not part of it.
 /// </summary>
-public sealed class ConditionalPollTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class ConditionalPollTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private async Task<(HttpClient Client, string ScheduleId)> SucceededQueryAsync()
     {
@@ -153,3 +153,5 @@ public sealed class ConditionalPollTests(QueryStatusFactory factory) : IClassFix
 
     private const string StatusApiPath = "/enterprise/v2/query/status";
 }
+
+public sealed class ConditionalPollTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : ConditionalPollTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

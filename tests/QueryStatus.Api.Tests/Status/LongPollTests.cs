@@ -14,18 +14,18 @@ namespace QueryStatus.Api.Tests.Status;
 /// service's clock (moved here by the factory's fake clock). Each test makes its own service, so that the waiter
 /// count it watches is its own.
 /// </summary>
-public sealed class LongPollTests
+public class LongPollTests(string provider = StoreOptions.InMemoryProvider)
 {
-    private sealed class Service : IDisposable
+    protected sealed class Service : IDisposable
     {
-        public Service(int? maxWaiters = null, IReadOnlyDictionary<string, string?>? settings = null, string? license = null)
+        public Service(string provider, int? maxWaiters = null, IReadOnlyDictionary<string, string?>? settings = null, string? license = null)
         {
             var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
             if (maxWaiters is { } max)
             {
                 all["Status:MaxWaiters"] = max.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
-            Factory = new QueryStatusFactory { Settings = all };
+            Factory = new QueryStatusFactory { Provider = provider, Settings = all };
             License = license ?? TestData.NewLicenseId();
             Client = Factory.CreateJwtClient(License);
             Worker = Factory.CreateWorker();
@@ -70,7 +70,7 @@ public sealed class LongPollTests
         }
     }
 
-    private static async Task<string> ETagAsync(HttpClient client, string scheduleId)
+    protected static async Task<string> ETagAsync(HttpClient client, string scheduleId)
     {
         using var response = await client.GetStatusAsync(scheduleId);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -80,7 +80,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AWaitWithoutETagAnswersWhenTheQueryFinishes()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var waiting = await service.StartWaitingAsync(scheduleId, 30);
 
@@ -98,7 +98,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AWaitWithoutETagAnswersTheUsualOkWhenTheSecondsPass()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var waiting = await service.StartWaitingAsync(scheduleId, 30);
 
@@ -115,7 +115,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AWaitWithETagAnswersTheNewStateAtTheFirstChange()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"), Sub("b"));
         var etag = await ETagAsync(service.Client, scheduleId);
         var waiting = await service.StartWaitingAsync(scheduleId, 30, etag);
@@ -133,7 +133,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AWaitWithETagAnswersNotModifiedWhenTheSecondsPassWithoutAChange()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var etag = await ETagAsync(service.Client, scheduleId);
         var waiting = await service.StartWaitingAsync(scheduleId, 1, etag);
@@ -149,7 +149,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AChangeJustBeforeTheDeadlineStillWakesTheWaiter()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var etag = await ETagAsync(service.Client, scheduleId);
         var waiting = await service.StartWaitingAsync(scheduleId, 30, etag);
@@ -165,7 +165,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task ChangesThatLeaveTheETagAsItWasKeepTheRequestWaiting()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var watched = await service.Client.SubmitAsync(Sub("a"));
         var etag = await ETagAsync(service.Client, watched);
         var waiting = await service.StartWaitingAsync(watched, 30, etag);
@@ -183,7 +183,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task WaitZeroAnswersAtOnce()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var etag = await ETagAsync(service.Client, scheduleId);
 
@@ -198,7 +198,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AFinishedQueryAnswersAtOnceWithoutETag()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var schedule = await service.Factory.PutAsync(TestData.Success(service.License));
 
         using var response = await service.Client.GetStatusAsync(schedule.ScheduleId, "wait_seconds=30");
@@ -209,7 +209,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task WaitSecondsInsideJsonWaitsToo()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         var before = service.Waits.Waiting;
         var json = Uri.EscapeDataString(JsonSerializer.Serialize(new Dictionary<string, object> { ["schedule_id"] = scheduleId, ["wait_seconds"] = 5 }));
@@ -226,7 +226,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task AClientThatGoesAwayEndsItsWait()
     {
-        using var service = new Service();
+        using var service = new Service(provider);
         var scheduleId = await service.Client.SubmitAsync(Sub("a"));
         using var cancel = new CancellationTokenSource();
         var waiting = await service.StartWaitingAsync(scheduleId, 30, cancellationToken: cancel.Token);
@@ -241,7 +241,7 @@ public sealed class LongPollTests
     [Fact]
     public async Task PastMaxWaitersARequestAnswersAtOnceAsIfItHadNotAskedToWait()
     {
-        using var service = new Service(maxWaiters: 1);
+        using var service = new Service(provider, maxWaiters: 1);
         var first = await service.Client.SubmitAsync(Sub("a"));
         var second = await service.Client.SubmitAsync(Sub("b"));
         var waiting = await service.StartWaitingAsync(first, 30);
@@ -255,12 +255,35 @@ public sealed class LongPollTests
         using var _ = await waiting;
     }
 
+    [Theory]
+    [InlineData("wait_seconds=31")]
+    [InlineData("wait_seconds=-1")]
+    [InlineData("wait_seconds=1.5")]
+    [InlineData("wait_seconds=soon")]
+    [InlineData("json=%7B%22schedule_id%22%3A%22x%22%2C%22wait_seconds%22%3A99%7D")]
+    public async Task WaitSecondsOutOfRangeReturnsBadRequestNamingIt(string query)
+    {
+        using var service = new Service(provider);
+        var url = query.StartsWith("json=", StringComparison.Ordinal)
+            ? $"/enterprise/v2/query/status?{query}"
+            : HttpAssertions.StatusUrl("some_query", query);
+
+        using var response = await service.Client.GetAsync(url);
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.StartsWith("wait_seconds:", description);
+    }
+}
+
+/// <summary>The same tests on PostgreSQL, and the one that needs a database shared by two instances.</summary>
+public sealed class LongPollTestsOnPostgres() : LongPollTests(StoreOptions.PostgresProvider)
+{
     [Fact]
-    public async Task OnPostgresAWaitOnOneInstanceWakesForAChangeMadeThroughAnother()
+    public async Task AWaitOnOneInstanceWakesForAChangeMadeThroughAnother()
     {
         var settings = await StoreProviders.SettingsAsync(StoreOptions.PostgresProvider);
-        using var a = new Service(settings: settings);
-        using var b = new Service(settings: settings, license: a.License);
+        using var a = new Service(StoreOptions.PostgresProvider, settings: settings);
+        using var b = new Service(StoreOptions.PostgresProvider, settings: settings, license: a.License);
         b.Factory.Time.SetUtcNow(a.Factory.Time.GetUtcNow());
         var scheduleId = await a.Client.SubmitAsync(Sub("a"), Sub("b"));
         var etag = await ETagAsync(a.Client, scheduleId);
@@ -279,24 +302,5 @@ public sealed class LongPollTests
         var body = await finished.ReadJsonAsync();
         Assert.Equal("SUCCESS", body.StatusCode());
         Assert.Equal([Row("one"), Row("two")], body.RawRows());
-    }
-
-    [Theory]
-    [InlineData("wait_seconds=31")]
-    [InlineData("wait_seconds=-1")]
-    [InlineData("wait_seconds=1.5")]
-    [InlineData("wait_seconds=soon")]
-    [InlineData("json=%7B%22schedule_id%22%3A%22x%22%2C%22wait_seconds%22%3A99%7D")]
-    public async Task WaitSecondsOutOfRangeReturnsBadRequestNamingIt(string query)
-    {
-        using var service = new Service();
-        var url = query.StartsWith("json=", StringComparison.Ordinal)
-            ? $"/enterprise/v2/query/status?{query}"
-            : HttpAssertions.StatusUrl("some_query", query);
-
-        using var response = await service.Client.GetAsync(url);
-
-        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
-        Assert.StartsWith("wait_seconds:", description);
     }
 }

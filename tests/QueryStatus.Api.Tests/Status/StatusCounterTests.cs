@@ -8,7 +8,7 @@ namespace QueryStatus.Api.Tests.Status;
 /// meta.progress counts this schedule's sub-queries; meta.workflow counts the license queue: QUEUED and
 /// RUNNING tasks of every unfinished schedule of the same license. Each test uses its own license.
 /// </summary>
-public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusCounterTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private static ScheduleRecord Record(string license, ScheduleStatus status, params SubQueryState[] subQueries) =>
         new(TestData.NewScheduleId(), license, status, subQueries,
@@ -147,3 +147,5 @@ public sealed class StatusCounterTests(QueryStatusFactory factory) : IClassFixtu
         Assert.Equal((3, 1), (await StatusOfAsync(client, first)).Workflow());
     }
 }
+
+public sealed class StatusCounterTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusCounterTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

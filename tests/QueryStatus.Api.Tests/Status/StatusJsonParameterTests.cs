@@ -6,7 +6,7 @@ using static QueryStatus.Api.Tests.Status.StatusTestKit;
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>Parameters inside one URL-encoded JSON object in <c>json</c>, alone and next to plain parameters.</summary>
-public sealed class StatusJsonParameterTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusJsonParameterTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private async Task<(HttpClient Client, ScheduleRecord Schedule)> SucceededScheduleAsync(int rows = 5)
     {
@@ -372,3 +372,5 @@ public sealed class StatusJsonParameterTests(QueryStatusFactory factory) : IClas
         await response.AssertBadRequestNamingAsync("api_key");
     }
 }
+
+public sealed class StatusJsonParameterTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusJsonParameterTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

@@ -7,7 +7,7 @@ using static QueryStatus.Api.Tests.Status.StatusTestKit;
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>A license sees only its own schedules; another license's schedule is indistinguishable from none.</summary>
-public sealed class StatusLicenseIsolationTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusLicenseIsolationTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private sealed record NotFound(string? Code, string? Message, string? Description);
 
@@ -111,3 +111,5 @@ public sealed class StatusLicenseIsolationTests(QueryStatusFactory factory) : IC
         Assert.Equal(0, secondBody.Meta().GetProperty("workflow").GetProperty("tasks_running").GetInt32());
     }
 }
+
+public sealed class StatusLicenseIsolationTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusLicenseIsolationTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Net;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Status.StatusTestKit;
 
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>A host whose page cap (Paging:MaxRows) is 100 rows.</summary>
-public sealed class SmallPageCapFactory : QueryStatusFactory
+public class SmallPageCapFactory : QueryStatusFactory
 {
     public const int MaxRows = 100;
 
@@ -16,8 +17,16 @@ public sealed class SmallPageCapFactory : QueryStatusFactory
     }
 }
 
+public sealed class SmallPageCapFactoryOnPostgres : SmallPageCapFactory
+{
+    public SmallPageCapFactoryOnPostgres()
+    {
+        Provider = StoreOptions.PostgresProvider;
+    }
+}
+
 /// <summary>The configured page cap bounds both the default page and the widest window a client may ask for.</summary>
-public sealed class StatusPageCapTests(SmallPageCapFactory factory) : IClassFixture<SmallPageCapFactory>
+public class StatusPageCapTests(SmallPageCapFactory factory) : IClassFixture<SmallPageCapFactory>
 {
     private async Task<(HttpClient Client, string ScheduleId)> SucceededScheduleAsync(int rows)
     {
@@ -99,3 +108,5 @@ public sealed class StatusPageCapTests(SmallPageCapFactory factory) : IClassFixt
         await response.AssertBadRequestNamingAsync("offset_end");
     }
 }
+
+public sealed class StatusPageCapTestsOnPostgres(SmallPageCapFactoryOnPostgres factory) : StatusPageCapTests(factory), IClassFixture<SmallPageCapFactoryOnPostgres>;

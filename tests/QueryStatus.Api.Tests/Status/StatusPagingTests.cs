@@ -5,7 +5,7 @@ using static QueryStatus.Api.Tests.Status.StatusTestKit;
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>Paging through a result of many thousand rows with the default page cap (10,000).</summary>
-public sealed class StatusPagingTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusPagingTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private const int PageCap = 10_000;
 
@@ -247,3 +247,5 @@ public sealed class StatusPagingTests(QueryStatusFactory factory) : IClassFixtur
         Assert.Equal(ExpectedRows(10_000, 12_000), once.Rows);
     }
 }
+
+public sealed class StatusPagingTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusPagingTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

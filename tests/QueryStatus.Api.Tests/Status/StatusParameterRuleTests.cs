@@ -7,7 +7,7 @@ using static QueryStatus.Api.Tests.Status.StatusTestKit;
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>Each rule of the plain query parameters, at its edges.</summary>
-public sealed class StatusParameterRuleTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusParameterRuleTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     // A 50-character ID that uses every kind of allowed character: upper, lower, digit, '_' and '-'.
     private static string FiftyCharacterScheduleId() => TestData.NewScheduleId("Edge_50-AZaz09xyz");
@@ -416,3 +416,5 @@ public sealed class StatusParameterRuleTests(QueryStatusFactory factory) : IClas
         return node;
     }
 }
+
+public sealed class StatusParameterRuleTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusParameterRuleTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

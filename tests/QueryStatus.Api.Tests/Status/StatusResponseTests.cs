@@ -9,7 +9,7 @@ using static QueryStatus.Api.Tests.Status.StatusTestKit;
 namespace QueryStatus.Api.Tests.Status;
 
 /// <summary>The 200 body: meta in every state, failure and expiry, paging fields, and rows exactly as stored.</summary>
-public sealed partial class StatusResponseTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public partial class StatusResponseTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     [GeneratedRegex("^[A-Za-z0-9_-]{32}$")]
     private static partial Regex RequestIdPattern();
@@ -288,10 +288,7 @@ public sealed partial class StatusResponseTests(QueryStatusFactory factory) : IC
     [Fact]
     public async Task ExpiryFollowsConfiguredRetentionAndExpiredScheduleIsNotFound()
     {
-        await using var shortRetention = new QueryStatusFactory
-        {
-            Settings = new Dictionary<string, string?> { ["Store:Retention"] = "00:10:00" },
-        };
+        await using var shortRetention = ClientKit.NewFactory(factory.Provider, ("Store:Retention", "00:10:00"));
         var license = TestData.NewLicenseId();
         var schedule = await shortRetention.PutAsync(TestData.Success(license, finishedAt: QueryStatusFactory.Start));
         using var client = shortRetention.CreateJwtClient(license);
@@ -352,3 +349,5 @@ public sealed partial class StatusResponseTests(QueryStatusFactory factory) : IC
         Assert.Equal(tail, body[^tail.Length..]);
     }
 }
+
+public sealed class StatusResponseTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusResponseTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

@@ -3,7 +3,7 @@ using QueryStatus.Api.Tests.Infrastructure;
 
 namespace QueryStatus.Api.Tests.Status;
 
-public sealed class StatusSmokeTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class StatusSmokeTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     [Fact]
     public async Task SucceededScheduleReturnsItsRowsAndCounters()
@@ -28,3 +28,5 @@ public sealed class StatusSmokeTests(QueryStatusFactory factory) : IClassFixture
         await response.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
     }
 }
+
+public sealed class StatusSmokeTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : StatusSmokeTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

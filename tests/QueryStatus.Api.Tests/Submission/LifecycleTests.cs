@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -9,12 +10,12 @@ namespace QueryStatus.Api.Tests.Submission;
 /// A query from submission to expiry, as its owner and a worker follow it over HTTP. Each test leases and
 /// moves time, so each has its own factory.
 /// </summary>
-public sealed class LifecycleTests
+public class LifecycleTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task QueryRunsFromSubmissionToSuccessAsTheWorkerReportsBack()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -76,7 +77,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task RowsFollowSubQueryOrderEvenWhenTasksCompleteInReverse()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -104,7 +105,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task RowsArriveAsTheWorkerWroteThem()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -121,7 +122,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task FinishedQueryExpiresAnHourAfterItCompleted()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -145,7 +146,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task ExpiryReleasesTheRunSoItsTasksAreNotFound()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -173,7 +174,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task RepeatedCompletionIsAcknowledgedWithoutAddingRowsTwice()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -194,7 +195,7 @@ public sealed class LifecycleTests
     [Fact]
     public async Task LeaseResponseCarriesWhatAWorkerNeeds()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         var license = TestData.NewLicenseId();
         using var client = factory.CreateJwtClient(license);
@@ -215,3 +216,5 @@ public sealed class LifecycleTests
         Assert.Equal(factory.Time.GetUtcNow().AddSeconds(90), expires);
     }
 }
+
+public sealed class LifecycleTestsOnPostgres() : LifecycleTests(StoreOptions.PostgresProvider);

@@ -9,7 +9,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// that leaves the run alone; submitting it once the run finished starts a new run that replaces the old one,
 /// results included. Tests that lease or move time make their own factory.
 /// </summary>
-public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
+public class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
 {
     [Fact]
     public async Task SubmittingAnUnfinishedScheduleIdIsConflict()
@@ -48,7 +48,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     [Fact]
     public async Task SubmittingARunningScheduleIdIsConflictAndLeavesTheRunUntouched()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -82,7 +82,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     [Fact]
     public async Task SubmittingASucceededScheduleIdStartsANewRunThatReplacesItsResults()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -121,7 +121,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     [Fact]
     public async Task SubmittingAFailedScheduleIdStartsANewRunWithoutTheOldFailure()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -167,7 +167,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
     [Fact]
     public async Task ReplacedRunsRetentionDoesNotExpireItsSuccessor()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         await client.SubmitAsync(scheduleId, 1);
@@ -176,7 +176,7 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         await client.SubmitAsync(scheduleId, 1);
 
         // The stopped run would have expired now; the new, unfinished run stays.
-        factory.Time.Advance(TimeSpan.FromMinutes(31));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(31));
 
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
@@ -203,3 +203,5 @@ public sealed class OneRunPerScheduleTests(QueryStatusFactory shared) : IClassFi
         Assert.Equal((0, 2), (await first.StatusAsync(scheduleId)).Progress());
     }
 }
+
+public sealed class OneRunPerScheduleTestsOnPostgres(QueryStatusFactoryOnPostgres shared) : OneRunPerScheduleTests(shared), IClassFixture<QueryStatusFactoryOnPostgres>;

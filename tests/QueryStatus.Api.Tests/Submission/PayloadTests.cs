@@ -1,4 +1,5 @@
 using System.Text.Json;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -8,7 +9,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// Sub-queries are opaque to the service: whatever JSON value a client submits is what the worker gets in
 /// <c>payload</c>. Each test leases, so each has its own factory.
 /// </summary>
-public sealed class PayloadTests
+public class PayloadTests(string provider = StoreOptions.InMemoryProvider)
 {
     private static readonly string[] Payloads =
     [
@@ -27,7 +28,7 @@ public sealed class PayloadTests
     [Fact]
     public async Task EachSubQueryReachesTheWorkerAsTheSameJsonValue()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -49,7 +50,7 @@ public sealed class PayloadTests
     [Fact]
     public async Task PayloadWithOddSpacingArrivesSemanticallyEqual()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -69,7 +70,7 @@ public sealed class PayloadTests
     [Fact]
     public async Task PayloadArrivesByteForByteAsSubmitted()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -87,7 +88,7 @@ public sealed class PayloadTests
     [Fact]
     public async Task NumbersArriveDigitForDigit()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -103,7 +104,7 @@ public sealed class PayloadTests
     [Fact]
     public async Task SubQueriesTheSameAsEachOtherAreSeparateTasks()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -116,3 +117,5 @@ public sealed class PayloadTests
         Assert.All(leased, t => AssertJsonEqual("{\"same\":1}", t.Payload));
     }
 }
+
+public sealed class PayloadTestsOnPostgres() : PayloadTests(StoreOptions.PostgresProvider);

@@ -4,6 +4,7 @@ using QueryStatus.Api.Submission;
 namespace QueryStatus.Api.Tests.Submission;
 
 /// <summary>The store refuses a submit or stop with a code; the submission API answers it. Pinned word for word, as before codes.</summary>
+// No store and no host: it words refusal codes, the same for every provider, so it has no …OnPostgres twin.
 public sealed class RunRefusalWordingTests
 {
     private const string ScheduleId = "s_abc";

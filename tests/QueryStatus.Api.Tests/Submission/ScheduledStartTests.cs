@@ -1,3 +1,4 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -7,12 +8,12 @@ namespace QueryStatus.Api.Tests.Submission;
 /// A run submitted with a future <c>not_before</c> waits as SCHEDULED outside its license's queue and joins it
 /// once the service's clock passes that time. Each test leases and moves time, so each has its own factory.
 /// </summary>
-public sealed class ScheduledStartTests
+public class ScheduledStartTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task ScheduledRunsTasksAreNeitherLeasableNorCountedInTheQueue()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var license = TestData.NewLicenseId();
         var later = TestData.NewScheduleId("later");
         var now = TestData.NewScheduleId("now");
@@ -37,18 +38,18 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ScheduledRunIsQueuedAndLeasableOnceItsStartTimeHasPassed()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(license);
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(scheduleId, 2, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(10)));
 
-        factory.Time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(2));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(2));
         var status = await client.StatusAsync(scheduleId);
         Assert.Equal("QUEUED", status.StatusCode());
         Assert.Equal((0, 2), status.Progress());
@@ -64,7 +65,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ScheduledRunStartsWhenAWorkerAsksEvenIfNobodyReadsItsStatus()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -80,7 +81,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task NotBeforeWithAnOffsetIsTheSameInstantInUtc()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         // 14:30 at +02:00 is 12:30 UTC: half an hour after the factory's start (12:00 UTC).
@@ -89,16 +90,16 @@ public sealed class ScheduledStartTests
         var submitted = await client.SubmitAsync(scheduleId, 1, notBefore: "2026-11-29T14:30:00+02:00");
         Assert.Equal("SCHEDULED", submitted.StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromMinutes(29));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(29));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
-        factory.Time.Advance(TimeSpan.FromMinutes(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(1));
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
     }
 
     [Fact]
     public async Task StoppedScheduledRunNeverStarts()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -115,7 +116,7 @@ public sealed class ScheduledStartTests
     [Fact]
     public async Task ResubmittingAStoppedScheduledRunUsesOnlyTheNewStartTime()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -125,12 +126,14 @@ public sealed class ScheduledStartTests
         await client.SubmitAsync(scheduleId, 1, notBefore: Iso(factory.Time.GetUtcNow().AddMinutes(30)));
 
         // The stopped run's start time passing does not start its successor.
-        factory.Time.Advance(TimeSpan.FromMinutes(11));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(11));
         Assert.Equal("SCHEDULED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Empty(await worker.LeaseAsync());
 
-        factory.Time.Advance(TimeSpan.FromMinutes(20));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(20));
         Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
         Assert.Single(await worker.LeaseAsync());
     }
 }
+
+public sealed class ScheduledStartTestsOnPostgres() : ScheduledStartTests(StoreOptions.PostgresProvider);

@@ -9,7 +9,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// A credential naming no scope gets query:read and query:write. Every test that calls the lease endpoint,
 /// even one expected to be refused, has its own factory so it can never take another test's task.
 /// </summary>
-public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
+public class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
 {
     [Fact]
     public async Task KeyWithoutScopesMaySubmitReadAndStop()
@@ -81,7 +81,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
     [Fact]
     public async Task WorkerKeyMayLeaseAnyLicensesTasks()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var owner = factory.CreateClientWithApiKey(TestKeys.Primary);
         using var worker = factory.CreateWorker();
@@ -96,7 +96,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
     [Fact]
     public async Task ClientKeyMayNotLease()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateClientWithApiKey(TestKeys.Primary);
         await client.SubmitAsync(scheduleId, 1);
@@ -112,7 +112,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
     [Fact]
     public async Task ReadOnlyKeyMayNotLease()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         using var asWorker = new WorkerClient(factory.CreateClientWithApiKey(TestKeys.ReadOnly));
 
         using var lease = await asWorker.PostLeaseAsync();
@@ -161,7 +161,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
     [Fact]
     public async Task JwtWithTheWorkerScopeAndNoLicenseMayLeaseButNotSubmit()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var license = TestData.NewLicenseId();
         var scheduleId = TestData.NewScheduleId();
         using var owner = factory.CreateClientWithJwt(license);
@@ -181,7 +181,7 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
     [Fact]
     public async Task JwtWithoutAScopeClaimMaySubmitButNotLease()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var asWorker = new WorkerClient(factory.CreateClientWithJwt(TestData.NewLicenseId()));
@@ -204,3 +204,5 @@ public sealed class ScopeTests(QueryStatusFactory shared) : IClassFixture<QueryS
         Assert.Contains("license", await submit.AssertEnvelopeAsync(HttpStatusCode.Forbidden, "FORBIDDEN"));
     }
 }
+
+public sealed class ScopeTestsOnPostgres(QueryStatusFactoryOnPostgres shared) : ScopeTests(shared), IClassFixture<QueryStatusFactoryOnPostgres>;

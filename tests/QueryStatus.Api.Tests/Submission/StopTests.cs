@@ -8,7 +8,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// POST /enterprise/v2/query/stop: the run ends as STOPPED, its queued tasks are dropped and its running
 /// ones abandoned. Tests that lease or move time make their own factory; the rest share one.
 /// </summary>
-public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
+public class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFactory>
 {
     [Fact]
     public async Task StoppingAQueuedRunAnswersItsStatusAsStoppedWithAnExpiry()
@@ -82,7 +82,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppingASucceededRunIsConflictAndKeepsItsRows()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -100,7 +100,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppingAFailedRunIsConflict()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -180,7 +180,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppingDropsQueuedTasksSoNoWorkerLeasesThem()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var license = TestData.NewLicenseId();
         var keep = TestData.NewScheduleId("keep");
         var stop = TestData.NewScheduleId("stop");
@@ -203,7 +203,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppingAbandonsRunningTasksSoTheirWorkersAreTurnedAway()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -237,7 +237,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppedRunKeepsTheSubQueriesThatFinishedBeforeIt()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -254,7 +254,7 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
     [Fact]
     public async Task StoppedRunExpiresAfterRetentionAndItsTasksWithIt()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(shared.Provider);
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
@@ -277,3 +277,5 @@ public sealed class StopTests(QueryStatusFactory shared) : IClassFixture<QuerySt
         await heartbeat.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
     }
 }
+
+public sealed class StopTestsOnPostgres(QueryStatusFactoryOnPostgres shared) : StopTests(shared), IClassFixture<QueryStatusFactoryOnPostgres>;

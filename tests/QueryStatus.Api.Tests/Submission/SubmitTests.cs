@@ -9,7 +9,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// POST /enterprise/v2/query/submit as a client sees it. These tests never lease and never move time, so
 /// they share one factory; each uses its own license and schedule IDs.
 /// </summary>
-public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public partial class SubmitTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     [GeneratedRegex("^[A-Za-z0-9_-]{1,50}$")]
     private static partial Regex ScheduleIdRule();
@@ -196,3 +196,5 @@ public sealed partial class SubmitTests(QueryStatusFactory factory) : IClassFixt
         await response.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
     }
 }
+
+public sealed class SubmitTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : SubmitTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

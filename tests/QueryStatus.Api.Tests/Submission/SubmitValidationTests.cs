@@ -9,7 +9,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// A submission the service cannot take is refused with the error envelope (400 naming the field, 415 for a
 /// body that is not JSON) and creates nothing. No leasing, no time moves: one shared factory.
 /// </summary>
-public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
     private const string Id = "ID_PLACEHOLDER";
 
@@ -161,3 +161,5 @@ public sealed class SubmitValidationTests(QueryStatusFactory factory) : IClassFi
         await response.AssertEnvelopeAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
     }
 }
+
+public sealed class SubmitValidationTestsOnPostgres(QueryStatusFactoryOnPostgres factory) : SubmitValidationTests(factory), IClassFixture<QueryStatusFactoryOnPostgres>;

@@ -1,3 +1,4 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -8,15 +9,15 @@ namespace QueryStatus.Api.Tests.Tasks;
 /// times out and re-sends an earlier batch after a later one is the ordinary case), then the complete call's rows;
 /// on every store provider.
 /// </summary>
-public sealed class BatchOrderTests
+public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
 {
     private static string[] BatchRows(long batch) => [Row($"b{batch}-r0"), Row($"b{batch}-r1")];
 
     private static string[] Expected(params long[] batches) => [.. batches.SelectMany(BatchRows)];
 
-    private static async Task<List<string>> RunAsync(string provider, long[] sendOrder, params string[] completeRows)
+    private async Task<List<string>> RunAsync(long[] sendOrder, params string[] completeRows)
     {
-        using var factory = await StoreProviders.FactoryAsync(provider);
+        using var factory = NewFactory(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -33,48 +34,37 @@ public sealed class BatchOrderTests
         return status.RawRows();
     }
 
-    public static TheoryData<string, long[]> ArrivalOrders => Cross([[2, 0, 1], [1, 2, 0], [0, 1, 2]]);
+    public static TheoryData<long[]> ArrivalOrders => new([2, 0, 1], [1, 2, 0], [0, 1, 2]);
 
     [Theory]
     [MemberData(nameof(ArrivalOrders))]
-    public async Task BatchesEnterTheResultInBatchNumberOrderWhateverTheArrivalOrder(string provider, long[] sendOrder) =>
-        Assert.Equal(Expected(0, 1, 2), await RunAsync(provider, sendOrder));
+    public async Task BatchesEnterTheResultInBatchNumberOrderWhateverTheArrivalOrder(long[] sendOrder) =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync(sendOrder));
 
-    [Theory]
-    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task RepeatedBatchAmongOutOfOrderBatchesCountsOnceInItsPlace(string provider) =>
-        Assert.Equal(Expected(0, 1, 2), await RunAsync(provider, [2, 0, 2, 1, 0]));
+    [Fact]
+    public async Task RepeatedBatchAmongOutOfOrderBatchesCountsOnceInItsPlace() =>
+        Assert.Equal(Expected(0, 1, 2), await RunAsync([2, 0, 2, 1, 0]));
 
-    public static TheoryData<string, long[], long[]> Gaps
+    public static TheoryData<long[], long[]> Gaps => new()
     {
-        get
-        {
-            var data = new TheoryData<string, long[], long[]>();
-            foreach (var provider in StoreProviders.All)
-            {
-                data.Add(provider, [0, 2], [0, 2]);
-                data.Add(provider, [2, 0], [0, 2]);
-                data.Add(provider, [1000, 7, 999_999_999_999], [7, 1000, 999_999_999_999]);
-            }
-            return data;
-        }
-    }
+        { [0, 2], [0, 2] },
+        { [2, 0], [0, 2] },
+        { [1000, 7, 999_999_999_999], [7, 1000, 999_999_999_999] },
+    };
 
     [Theory]
     [MemberData(nameof(Gaps))]
-    public async Task NumbersOrderTheBatchesAndNeedNotBeDense(string provider, long[] sendOrder, long[] resultOrder) =>
-        Assert.Equal(Expected(resultOrder), await RunAsync(provider, sendOrder));
+    public async Task NumbersOrderTheBatchesAndNeedNotBeDense(long[] sendOrder, long[] resultOrder) =>
+        Assert.Equal(Expected(resultOrder), await RunAsync(sendOrder));
 
-    [Theory]
-    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task CompleteCallsRowsComeAfterEveryBatch(string provider) =>
-        Assert.Equal([.. Expected(0, 1), Row("last")], await RunAsync(provider, [1, 0], Row("last")));
+    [Fact]
+    public async Task CompleteCallsRowsComeAfterEveryBatch() =>
+        Assert.Equal([.. Expected(0, 1), Row("last")], await RunAsync([1, 0], Row("last")));
 
-    [Theory]
-    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task RetriedTaskKeepsOnlyTheLastAttemptsRowsInBatchOrder(string provider)
+    [Fact]
+    public async Task RetriedTaskKeepsOnlyTheLastAttemptsRowsInBatchOrder()
     {
-        using var factory = await StoreProviders.FactoryAsync(provider);
+        using var factory = NewFactory(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -94,11 +84,10 @@ public sealed class BatchOrderTests
         Assert.Equal(Expected(0, 1, 2), (await client.StatusAsync(scheduleId)).RawRows());
     }
 
-    [Theory]
-    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder(string provider)
+    [Fact]
+    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder()
     {
-        using var factory = await StoreProviders.FactoryAsync(provider);
+        using var factory = NewFactory(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("q", 2));
@@ -115,11 +104,10 @@ public sealed class BatchOrderTests
         Assert.Equal([Row("q0-b0"), Row("q0-b1"), Row("q1-b0"), Row("q1-b1")], (await client.StatusAsync(scheduleId)).RawRows());
     }
 
-    [Theory]
-    [MemberData(nameof(StoreProviders.All), MemberType = typeof(StoreProviders))]
-    public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing(string provider)
+    [Fact]
+    public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing()
     {
-        using var factory = await StoreProviders.FactoryAsync(provider);
+        using var factory = NewFactory(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
@@ -131,17 +119,6 @@ public sealed class BatchOrderTests
 
         Assert.Equal(Expected(1), (await client.StatusAsync(scheduleId)).RawRows());
     }
-
-    private static TheoryData<string, long[]> Cross(long[][] orders)
-    {
-        var data = new TheoryData<string, long[]>();
-        foreach (var provider in StoreProviders.All)
-        {
-            foreach (var order in orders)
-            {
-                data.Add(provider, order);
-            }
-        }
-        return data;
-    }
 }
+
+public sealed class BatchOrderTestsOnPostgres() : BatchOrderTests(StoreOptions.PostgresProvider);

@@ -1,16 +1,18 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>A license never has more tasks running than Licenses:&lt;id&gt;:MaxConcurrentTasks (or Scheduler:DefaultMaxConcurrentTasks).</summary>
-public sealed class ConcurrencyLimitTests
+public class ConcurrencyLimitTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task ParallelLeasesNeverGiveALicenseMoreRunningTasksThanItsLimit()
     {
         var (limited, defaulted) = (TestData.NewLicenseId(), TestData.NewLicenseId());
         using var factory = NewFactory(
+            provider,
             ($"Licenses:{limited}:MaxConcurrentTasks", "2"),
             ("Scheduler:DefaultMaxConcurrentTasks", "3"));
         using var limitedClient = factory.CreateClientWithJwt(limited);
@@ -40,7 +42,7 @@ public sealed class ConcurrencyLimitTests
     public async Task FinishingARunningTaskFreesASlotForTheNextTaskOfItsLicense()
     {
         var license = TestData.NewLicenseId();
-        using var factory = NewFactory(($"Licenses:{license}:MaxConcurrentTasks", "2"));
+        using var factory = NewFactory(provider, ($"Licenses:{license}:MaxConcurrentTasks", "2"));
         using var client = factory.CreateClientWithJwt(license);
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 5));
@@ -68,7 +70,7 @@ public sealed class ConcurrencyLimitTests
     public async Task LicenseAtItsLimitDoesNotHoldUpOtherLicenses()
     {
         var (limited, other) = (TestData.NewLicenseId(), TestData.NewLicenseId());
-        using var factory = NewFactory(($"Licenses:{limited}:MaxConcurrentTasks", "1"));
+        using var factory = NewFactory(provider, ($"Licenses:{limited}:MaxConcurrentTasks", "1"));
         using var limitedClient = factory.CreateClientWithJwt(limited);
         using var otherClient = factory.CreateClientWithJwt(other);
         using var worker = factory.CreateWorker();
@@ -80,3 +82,5 @@ public sealed class ConcurrencyLimitTests
         Assert.Equal(["a0", "b0", "b1", "b2"], leased.Select(t => t.Name()).Order(StringComparer.Ordinal));
     }
 }
+
+public sealed class ConcurrencyLimitTestsOnPostgres() : ConcurrencyLimitTests(StoreOptions.PostgresProvider);

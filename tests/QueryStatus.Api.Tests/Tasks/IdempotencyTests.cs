@@ -1,15 +1,16 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>A worker that repeats a call (say, after a timeout) changes nothing the second time.</summary>
-public sealed class IdempotencyTests
+public class IdempotencyTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task RepeatedRowBatchIsAcknowledgedAsDuplicateAndAddsNothing()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -39,7 +40,7 @@ public sealed class IdempotencyTests
     [Fact]
     public async Task BatchNumbersNeedNotBeConsecutiveOrAscending()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -56,7 +57,7 @@ public sealed class IdempotencyTests
     [Fact]
     public async Task CompletingTwiceWithTheSameTokenChangesNothing()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 2));
@@ -85,3 +86,5 @@ public sealed class IdempotencyTests
         Assert.Equal([Row("a0"), Row("a1"), Row("c0")], done.RawRows());
     }
 }
+
+public sealed class IdempotencyTestsOnPostgres() : IdempotencyTests(StoreOptions.PostgresProvider);

@@ -1,16 +1,17 @@
 using System.Net;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>An expired lease gives the task back (front of its queue, next attempt); its token is dead from then on.</summary>
-public sealed class LeaseExpiryTests
+public class LeaseExpiryTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task ExpiredLeaseReturnsTaskToTheFrontOfItsQueue()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -30,7 +31,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task LeaseThatHasNotExpiredKeepsItsTask()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(Subs("a", 2));
@@ -46,7 +47,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task StaleLeaseTokenIsRefusedOnEveryCall()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -75,7 +76,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task RowsStagedUnderAnExpiredLeaseAreNotInTheResult()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 2));
@@ -102,7 +103,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task HeartbeatExtendsTheLease()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 2));
@@ -129,7 +130,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task HeartbeatWithoutLeaseSecondsExtendsTheLeaseBySixtySeconds()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(Sub("a0"));
@@ -147,7 +148,7 @@ public sealed class LeaseExpiryTests
     [Fact]
     public async Task LeaseExpiringOnTheLastAttemptFailsTheRunWithTaskLeaseExpired()
     {
-        using var factory = NewFactory(("Scheduler:MaxAttempts", "2"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxAttempts", "2"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -160,7 +161,7 @@ public sealed class LeaseExpiryTests
         Assert.Equal((first.TaskId, 2), (second.TaskId, second.Attempt));
         Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(31));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(31));
         var status = await client.StatusAsync(scheduleId);
 
         var message = status.AssertFailure("TASK_LEASE_EXPIRED");
@@ -179,3 +180,5 @@ public sealed class LeaseExpiryTests
         await (await worker.FailAsync(task, "STALE", "A stale worker gave up.", retryable: false)).AssertEnvelopeAsync(HttpStatusCode.Conflict, "CONFLICT_ERROR");
     }
 }
+
+public sealed class LeaseExpiryTestsOnPostgres() : LeaseExpiryTests(StoreOptions.PostgresProvider);

@@ -1,17 +1,18 @@
 using System.Globalization;
 using System.Text.Json;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>What the lease call hands a worker, and how a run's status follows its tasks.</summary>
-public sealed class LeaseResponseTests
+public class LeaseResponseTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task LeasedTaskCarriesItsPayloadAsSubmittedWithAttemptOneAndItsLeaseExpiry()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var license = TestData.NewLicenseId();
         using var client = factory.CreateClientWithJwt(license);
         using var worker = factory.CreateWorker();
@@ -46,7 +47,7 @@ public sealed class LeaseResponseTests
     [Fact]
     public async Task PayloadWithEscapesAndNonAsciiTextReachesTheWorkerAsTheSameJsonValue()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         const string payload = """{"sql":"SELECT * FROM t WHERE x > 1 AND y < 2 AND z <> 'a&b'","name":"Zoë \"quoted\" \\ back\nslash","emoji":"\ud83d\ude00"}""";
@@ -63,7 +64,7 @@ public sealed class LeaseResponseTests
     [Fact]
     public async Task LeaseWithoutOptionsHandsOutOneTaskForSixtySeconds()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(Subs("a", 3));
@@ -79,7 +80,7 @@ public sealed class LeaseResponseTests
     [Fact]
     public async Task LeaseWithNothingQueuedAnswersAtOnceWithNoTasks()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var worker = factory.CreateWorker();
 
         Assert.Empty(await worker.LeaseAsync(maxTasks: 100));
@@ -88,7 +89,7 @@ public sealed class LeaseResponseTests
     [Fact]
     public async Task RunIsQueuedUntilItsFirstTaskIsLeasedAndSucceedsWhenEveryTaskIsDone()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -122,3 +123,5 @@ public sealed class LeaseResponseTests
         Assert.Equal([Row("a0"), Row("a1"), Row("a2")], done.RawRows());
     }
 }
+
+public sealed class LeaseResponseTestsOnPostgres() : LeaseResponseTests(StoreOptions.PostgresProvider);

@@ -1,3 +1,4 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
@@ -7,7 +8,7 @@ namespace QueryStatus.Api.Tests.Tasks;
 /// wait_seconds: with nothing ready, a lease call waits on the service clock until a task is ready or the time is up.
 /// Each test first sees the call start waiting (a new timer on the fake clock), then submits or moves the clock.
 /// </summary>
-public sealed class LeaseWaitTests
+public class LeaseWaitTests(string provider = StoreOptions.InMemoryProvider)
 {
     /// <summary>Starts a lease call that waits <paramref name="waitSeconds"/> and returns once it is waiting.</summary>
     private static async Task<Task<IReadOnlyList<WorkerTask>>> StartWaitingLeaseAsync(
@@ -26,7 +27,7 @@ public sealed class LeaseWaitTests
     [Fact]
     public async Task WaitingLeaseReturnsATaskSubmittedWhileItWaits()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         using var patience = new CancellationTokenSource(Patience);
@@ -43,7 +44,7 @@ public sealed class LeaseWaitTests
     [Fact]
     public async Task WaitingLeaseWithNothingSubmittedAnswersEmptyWhenItsTimeIsUp()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var worker = factory.CreateWorker();
         using var patience = new CancellationTokenSource(Patience);
         var call = await StartWaitingLeaseAsync(factory, worker, waitSeconds: 10, patience.Token);
@@ -61,7 +62,7 @@ public sealed class LeaseWaitTests
     [Fact]
     public async Task WaitingLeaseIsWokenByALeaseThatExpiresWhileItWaits()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         using var patience = new CancellationTokenSource(Patience);
@@ -78,7 +79,7 @@ public sealed class LeaseWaitTests
     [Fact]
     public async Task WaitingLeaseIsWokenByARetryableFailure()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         using var patience = new CancellationTokenSource(Patience);
@@ -92,3 +93,5 @@ public sealed class LeaseWaitTests
         Assert.Equal((first.TaskId, 2), (task.TaskId, task.Attempt));
     }
 }
+
+public sealed class LeaseWaitTestsOnPostgres() : LeaseWaitTests(StoreOptions.PostgresProvider);

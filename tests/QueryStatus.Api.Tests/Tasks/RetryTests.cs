@@ -1,16 +1,17 @@
 using System.Net;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>A retryable failure is retried first, up to Scheduler:MaxAttempts; otherwise the run fails with the task's reason.</summary>
-public sealed class RetryTests
+public class RetryTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task RetryableFailureIsRetriedFirstUntilTheTaskSucceeds()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 2));
@@ -42,7 +43,7 @@ public sealed class RetryTests
     [Fact]
     public async Task RetryableFailuresUntilMaxAttemptsFailTheRunWithTheTasksCodeAndMessage()
     {
-        using var factory = NewFactory(("Scheduler:MaxAttempts", "3"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxAttempts", "3"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -67,7 +68,7 @@ public sealed class RetryTests
     [Fact]
     public async Task NonRetryableFailureFailsTheRunAtOnceAndDropsItsOtherTasks()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var (license, bystander) = (TestData.NewLicenseId(), TestData.NewLicenseId());
         using var client = factory.CreateClientWithJwt(license);
         using var bystanderClient = factory.CreateClientWithJwt(bystander);
@@ -99,7 +100,7 @@ public sealed class RetryTests
     [Fact]
     public async Task FailureThatDoesNotSayRetryableIsNotRetried()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 2));
@@ -113,3 +114,5 @@ public sealed class RetryTests
         Assert.Empty(await worker.LeaseAsync(maxTasks: 10));
     }
 }
+
+public sealed class RetryTestsOnPostgres() : RetryTests(StoreOptions.PostgresProvider);

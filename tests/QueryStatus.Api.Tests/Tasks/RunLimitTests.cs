@@ -1,17 +1,18 @@
 using System.Net;
 using System.Text;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>Scheduler:MaxRunTime, Scheduler:MaxRowsPerRun and Scheduler:MaxRequestBodyBytes.</summary>
-public sealed class RunLimitTests
+public class RunLimitTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task RunNotFinishedWithinMaxRunTimeFailsWithQueryTimeout()
     {
-        using var factory = NewFactory(("Scheduler:MaxRunTime", "00:10:00"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxRunTime", "00:10:00"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -19,10 +20,10 @@ public sealed class RunLimitTests
         await worker.CompleteOkAsync(task, [Row("a0")]);
         var running = await worker.LeaseOneAsync(leaseSeconds: 600);
 
-        factory.Time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
         Assert.Equal("RUNNING", (await client.StatusAsync(scheduleId)).StatusCode());
 
-        factory.Time.Advance(TimeSpan.FromSeconds(1));
+        await factory.AdvanceAsync(TimeSpan.FromSeconds(1));
         var status = await client.StatusAsync(scheduleId);
 
         status.AssertFailure("QUERY_TIMEOUT");
@@ -34,7 +35,7 @@ public sealed class RunLimitTests
     [Fact]
     public async Task RunTimeCountsFromSubmissionNotFromTheFirstLease()
     {
-        using var factory = NewFactory(("Scheduler:MaxRunTime", "00:10:00"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxRunTime", "00:10:00"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -50,7 +51,7 @@ public sealed class RunLimitTests
     [Fact]
     public async Task RowsBeyondMaxRowsPerRunAreRefusedAndFailTheRunWithResultTooLarge()
     {
-        using var factory = NewFactory(("Scheduler:MaxRowsPerRun", "5"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxRowsPerRun", "5"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -73,7 +74,7 @@ public sealed class RunLimitTests
     [Fact]
     public async Task CompletionWhoseRowsPassMaxRowsPerRunIsRefusedAndFailsTheRun()
     {
-        using var factory = NewFactory(("Scheduler:MaxRowsPerRun", "5"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxRowsPerRun", "5"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -89,7 +90,7 @@ public sealed class RunLimitTests
     [Fact]
     public async Task WorkerCallBodyOverMaxRequestBodyBytesIsRefusedWith413()
     {
-        using var factory = NewFactory(("Scheduler:MaxRequestBodyBytes", "2048"));
+        using var factory = NewFactory(provider, ("Scheduler:MaxRequestBodyBytes", "2048"));
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -113,3 +114,5 @@ public sealed class RunLimitTests
         Assert.Equal(small, status.RawRows());
     }
 }
+
+public sealed class RunLimitTestsOnPostgres() : RunLimitTests(StoreOptions.PostgresProvider);

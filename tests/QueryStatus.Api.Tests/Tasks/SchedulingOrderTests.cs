@@ -1,15 +1,16 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>FIFO within a license, round robin across licenses.</summary>
-public sealed class SchedulingOrderTests
+public class SchedulingOrderTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task TasksOfOneLicenseAreLeasedInTheOrderTheyWereSubmitted()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var first = await client.SubmitAsync(Subs("a", 3));
@@ -27,7 +28,7 @@ public sealed class SchedulingOrderTests
     [Fact]
     public async Task LicenseThatSubmitsBehindALongQueueIsServedInTheFirstLease()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var (busy, small) = (TestData.NewLicenseId(), TestData.NewLicenseId());
         using var busyClient = factory.CreateClientWithJwt(busy);
         using var smallClient = factory.CreateClientWithJwt(small);
@@ -45,7 +46,7 @@ public sealed class SchedulingOrderTests
     [Fact]
     public async Task LeasingOneTaskAtATimeAlternatesBetweenLicenses()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         var (a, b) = (TestData.NewLicenseId(), TestData.NewLicenseId());
         using var clientA = factory.CreateClientWithJwt(a);
         using var clientB = factory.CreateClientWithJwt(b);
@@ -67,7 +68,7 @@ public sealed class SchedulingOrderTests
     [Fact]
     public async Task EachOfThreeLicensesGetsItsTurnBeforeAnyGetsASecond()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         string[] licenses = [TestData.NewLicenseId(), TestData.NewLicenseId(), TestData.NewLicenseId()];
         using var worker = factory.CreateWorker();
         foreach (var (license, prefix) in licenses.Zip(["a", "b", "c"]))
@@ -91,3 +92,5 @@ public sealed class SchedulingOrderTests
         }
     }
 }
+
+public sealed class SchedulingOrderTestsOnPostgres() : SchedulingOrderTests(StoreOptions.PostgresProvider);

@@ -1,15 +1,16 @@
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>A completing task may add sub-queries: they join the same run, which succeeds only when they are done too.</summary>
-public sealed class SubQueryTests
+public class SubQueryTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task SubQueriesAddedOnCompletionJoinTheRunAndComeLastInTheResult()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("p", 2));
@@ -48,7 +49,7 @@ public sealed class SubQueryTests
     [Fact]
     public async Task LastTaskThatAddsSubQueriesKeepsTheRunRunning()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("only"));
@@ -71,7 +72,7 @@ public sealed class SubQueryTests
     [Fact]
     public async Task SubQueriesOfAFailedRunAreDroppedWithIt()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("p", 2));
@@ -86,3 +87,5 @@ public sealed class SubQueryTests
         Assert.Empty(await worker.LeaseAsync(maxTasks: 10));
     }
 }
+
+public sealed class SubQueryTestsOnPostgres() : SubQueryTests(StoreOptions.PostgresProvider);

@@ -1,16 +1,17 @@
 using System.Net;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>Task calls that cannot apply: a stopped run (409), an unknown task (404), an invalid body (400 naming the field).</summary>
-public sealed class TaskCallErrorTests
+public class TaskCallErrorTests(string provider = StoreOptions.InMemoryProvider)
 {
     [Fact]
     public async Task TokensOfAStoppedRunAreRefused()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("a", 3));
@@ -36,7 +37,7 @@ public sealed class TaskCallErrorTests
     [Fact]
     public async Task UnknownTaskIdIsNotFound()
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(Sub("a0"));
@@ -67,7 +68,7 @@ public sealed class TaskCallErrorTests
     [MemberData(nameof(InvalidLeaseBodies))]
     public async Task InvalidLeaseBodyIsRefusedNamingTheField(string body, string field)
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         await client.SubmitAsync(Sub("a0"));
@@ -96,7 +97,7 @@ public sealed class TaskCallErrorTests
     [MemberData(nameof(InvalidTaskCallBodies))]
     public async Task InvalidTaskCallBodyIsRefusedNamingTheField(string call, string body, string field)
     {
-        using var factory = new QueryStatusFactory();
+        using var factory = NewFactory(provider);
         using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a0"));
@@ -113,3 +114,5 @@ public sealed class TaskCallErrorTests
         Assert.Equal([Row("a0")], status.RawRows());
     }
 }
+
+public sealed class TaskCallErrorTestsOnPostgres() : TaskCallErrorTests(StoreOptions.PostgresProvider);

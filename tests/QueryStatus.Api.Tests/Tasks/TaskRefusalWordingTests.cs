@@ -7,6 +7,7 @@ namespace QueryStatus.Api.Tests.Tasks;
 /// The store refuses task calls with codes; the worker protocol words them. The sentences are pinned here word for word
 /// because workers and their logs have seen them since before the store gave codes.
 /// </summary>
+// No store and no host: it words refusal codes, the same for every provider, so it has no …OnPostgres twin.
 public sealed class TaskRefusalWordingTests
 {
     private const string TaskId = "t_abc";

@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
+using QueryStatus.Api.Store;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
 
 namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>Many workers at once, with a reader polling status the whole time: the scheduler's invariants hold throughout.</summary>
-public sealed class WorkerConcurrencyTests
+public class WorkerConcurrencyTests(string provider = StoreOptions.InMemoryProvider)
 {
     private const int RunCount = 4;
     private const int SubQueriesPerRun = 50;
@@ -21,6 +22,7 @@ public sealed class WorkerConcurrencyTests
         var licenses = Enumerable.Range(0, RunCount).Select(_ => TestData.NewLicenseId()).ToArray();
         int[] limits = [2, 6, 6, 6];
         using var factory = NewFactory(
+            provider,
             ($"Licenses:{licenses[0]}:MaxConcurrentTasks", "2"),
             ("Scheduler:DefaultMaxConcurrentTasks", "6"));
         var clients = licenses.Select(l => factory.CreateClientWithJwt(l)).ToArray(); // disposed with the factory
@@ -151,3 +153,5 @@ public sealed class WorkerConcurrencyTests
         }
     }
 }
+
+public sealed class WorkerConcurrencyTestsOnPostgres() : WorkerConcurrencyTests(StoreOptions.PostgresProvider);

@@ -424,7 +424,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         ScheduleStatusNames.TryParse(text, out var status) ? status : throw new InvalidOperationException($"Unknown run status '{text}'.");
 
     private static NpgsqlParameter Nullable(DateTimeOffset? value) =>
-        new() { Value = value is { } v ? v : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
+        new() { Value = value is { } v ? v.ToUniversalTime() : DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, object?[] parameters)
     {
@@ -437,6 +437,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 null => new NpgsqlParameter { Value = DBNull.Value },
                 DBNull => new NpgsqlParameter { Value = DBNull.Value },
                 string?[] texts => new NpgsqlParameter { Value = texts, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text },
+                // Npgsql writes timestamptz from UTC values only; a caller's time may carry any offset (the same instant).
+                DateTimeOffset time => new NpgsqlParameter { Value = time.ToUniversalTime() },
                 _ => new NpgsqlParameter { Value = parameter },
             });
         }

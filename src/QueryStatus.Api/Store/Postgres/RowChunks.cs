@@ -150,7 +150,8 @@ public static class RowChunks
     /// The slices of a numbered result's rows <c>[start, end)</c>: each chunk the window touches, cut to the window in
     /// SQL, as rows of <c>(slice bytea, first_row bigint)</c> to be read in <c>first_row</c> order. The chunk holding
     /// <c>start</c> is found through the index (the last chunk starting at or before it), so the cost does not depend
-    /// on the offset. A window past the result's end, or a result not numbered (not succeeded), has no slices.
+    /// on the offset. An empty window, a window past the result's end, or a result not numbered (not succeeded), has no
+    /// slices (an empty window inside a chunk would cut it to a negative length).
     /// </summary>
     /// <param name="runId">SQL for the run's id: a parameter or a column of an enclosing query.</param>
     /// <param name="start">SQL for the first row's number.</param>
@@ -163,6 +164,7 @@ public static class RowChunks
         FROM row_chunks c
         CROSS JOIN LATERAL (SELECT greatest({start} - c.first_row, 0)::int AS a, least({end} - c.first_row, c.row_count)::int AS b) w
         WHERE c.run_id = {runId}
+          AND {start} < {end}
           AND c.first_row >= coalesce((SELECT max(first_row) FROM row_chunks WHERE run_id = {runId} AND first_row <= {start}), 0)
           AND c.first_row < {end}
           AND c.first_row + c.row_count > {start}

@@ -1256,6 +1256,21 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEmptyWindowAnywhereInTheResultServesNoRows()
+    {
+        var store = NewStore();
+        var license = NewLicenseId();
+        var id = await SucceedWithRowsAsync(store, license, [.. Enumerable.Range(0, 5).Select(i => Row($"row-{i}"))]);
+
+        foreach (var at in new long[] { 0, 1, 4, 5, 9 })
+        {
+            var empty = await StatusAsync(store, license, id, new PageWindow(at, at, 10));
+            Assert.Equal((5L, at, at), (empty.TotalRows, empty.Page.Start, empty.Page.End));
+            AssertRows([], empty);
+        }
+    }
+
+    [Fact]
     public async Task TenThousandRowsComeBackByteForByte()
     {
         var store = NewStore();
@@ -1437,6 +1452,25 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Assert.Equal(Epoch - TimeSpan.FromMinutes(1) + Retention, (await StatusAsync(store, license, recent)).ExpiresAt);
         Assert.Equal(1, await AdvanceAsync(store, Retention - TimeSpan.FromMinutes(1)));
         Assert.Equal(default, store.Holdings());
+    }
+
+    [Fact]
+    public async Task TimesGivenInAnyOffsetAreTheSameInstants()
+    {
+        var store = NewStore();
+        var license = NewLicenseId();
+        var finishedAt = (Epoch - TimeSpan.FromMinutes(1)).ToOffset(TimeSpan.FromHours(2));
+        var startAt = (Epoch + TimeSpan.FromMinutes(5)).ToOffset(TimeSpan.FromHours(-5));
+        var stopped = NewScheduleId();
+        await store.PutAsync(new ScheduleRecord(stopped, license, ScheduleStatus.Stopped, [SubQueryState.Done], RowBuffer.Empty,
+            null, finishedAt), None);
+        var scheduled = await SubmitOkAsync(store, license, "s", 1, startAt);
+
+        Assert.Equal(finishedAt + Retention, (await StatusAsync(store, license, stopped)).ExpiresAt);
+        await AdvanceAsync(store, TimeSpan.FromMinutes(5) - OneTick);
+        Assert.Equal(ScheduleStatus.Scheduled, (await StatusAsync(store, license, scheduled)).Status);
+        await AdvanceAsync(store, OneTick);
+        Assert.Equal(ScheduleStatus.Queued, (await StatusAsync(store, license, scheduled)).Status);
     }
 
     [Fact]

@@ -1,2 +1,0 @@
-namespace QueryStatus.Client;
-internal static class Placeholder;
