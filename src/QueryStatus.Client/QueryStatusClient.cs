@@ -66,7 +66,14 @@ public sealed class QueryStatusClient(HttpClient http, IOptions<QueryStatusClien
         while (true)
         {
             // The first look answers at once (progress to report, an ETag to wait on); then each waits for a change.
+            var asked = time.GetTimestamp();
             var answer = await GetPageAsync(scheduleId, 0, 0, etag, etag is null ? TimeSpan.Zero : _options.LongPollWait, cancellationToken);
+            if (answer.State is null && time.GetElapsedTime(asked) < _options.LongPollWait / 2)
+            {
+                // "Not modified" long before the wait was up: the server did not wait (its waiters are full, Status:MaxWaiters,
+                // or a proxy drops wait_seconds). Polling again at once would spin; poll at the plain pace instead.
+                await Task.Delay(_options.PollInterval, time, cancellationToken);
+            }
             if (answer.State is { } state)
             {
                 var now = new WaitProgress(state.StatusCode, state.Progress.QueriesReady, state.Progress.QueriesTotal);
