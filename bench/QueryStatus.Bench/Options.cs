@@ -22,6 +22,9 @@ public sealed class Options
     public TimeSpan SoakRetention { get; private set; } = TimeSpan.FromMinutes(1);
     public TimeSpan SoakSweep { get; private set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Queries per client group of the long-poll benchmark (0: not that benchmark).</summary>
+    public int LongPollQueries { get; private set; }
+
     /// <summary>Extra settings for QueryStatus (environment variables, e.g. Serilog__MinimumLevel__Default=Warning), for experiments.</summary>
     public Dictionary<string, string> QueryStatusSettings { get; } = [];
     public string CommandLine { get; private set; } = "";
@@ -79,6 +82,9 @@ public sealed class Options
                 case "--soak-sweep":
                     o.SoakSweep = TimeSpan.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--long-poll":
+                    o.LongPollQueries = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--qs-setting":
                     var setting = Next();
                     var eq = setting.IndexOf('=', StringComparison.Ordinal);
@@ -93,6 +99,10 @@ public sealed class Options
                 default:
                     throw new BenchException($"unknown argument {args[i]}\n{Usage}");
             }
+        }
+        if (o.LongPollQueries < 0)
+        {
+            throw new BenchException("--long-poll takes the number of queries per client group (e.g. 30)");
         }
         if (o.SoakMinutes < 0 || o.SoakRetention <= TimeSpan.Zero || o.SoakSweep <= TimeSpan.Zero)
         {
@@ -110,6 +120,8 @@ public sealed class Options
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
         "                    [--qs-setting NAME=VALUE]...\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
+        "       bench/run.sh --long-poll QUERIES [--markdown FILE]\n" +
+        "  --long-poll requests per finished query (10-60 s queries): polling every second vs long-polls, QUERIES per group (~70 s)\n" +
         "  --soak      sustained traffic for MINUTES (clients, workers, stops, expiry), memory sampled every 10 s; exits 1 unless\n" +
         "              RSS stays flat, nothing is lost and the store gives everything back (see bench/RESULTS.md)\n" +
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +

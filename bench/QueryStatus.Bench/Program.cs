@@ -32,7 +32,9 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => servers.ForEach(s => s.Dispose(
 
 try
 {
-    var report = options.SoakMinutes > 0
+    var report = options.LongPollQueries > 0
+        ? await LongPollBench.RunReportAsync(options.LongPollQueries, workDir, cancel.Token)
+        : options.SoakMinutes > 0
         ? await new Soak(options, servers, workDir).RunAsync(cancel.Token)
         : await new Bench(options, servers, workDir).RunAsync(cancel.Token);
     Console.WriteLine();

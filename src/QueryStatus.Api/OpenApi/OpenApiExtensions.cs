@@ -26,7 +26,7 @@ public static class OpenApiExtensions
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                Description = "A JWT with a license_id claim, or an API key: Authorization: Bearer <token>.",
+                Description = "A JWT with a license_id claim, or an API key: `Authorization: Bearer <token>`.",
             });
             o.AddSecurityDefinition(ApiKeyScheme, new OpenApiSecurityScheme
             {

@@ -78,6 +78,7 @@ public static class StatusApi
         var window = new PageWindow(request.OffsetStart, request.OffsetEnd, paging.Value.MaxRows);
         var known = context.Request.Headers.IfNoneMatch;
         using var wait = request.Wait > TimeSpan.Zero ? waits.TryStart(licenseId, scheduleId, request.Wait) : null;
+        var timeUp = false;
         while (true)
         {
             wait?.Watch();
@@ -89,10 +90,13 @@ public static class StatusApi
             var etag = StatusETag.Of(snapshot);
             var notModified = known.Count > 0 && StatusETag.Matches(known, etag);
             var awaited = known.Count > 0 ? !notModified : snapshot.Status.IsFinished();
-            if (awaited || wait is null || !await wait.UntilChangeAsync(cancellationToken))
+            if (awaited || wait is null || timeUp)
             {
                 return notModified ? new NotModifiedResult(etag) : new StatusResult(snapshot, request.Pretty, etag: etag);
             }
+            // When the time is up, one more look: the answer is the state at the deadline (or the store's 503), never
+            // what was read before the wait, even if a change event was lost on the way.
+            timeUp = !await wait.UntilChangeAsync(cancellationToken);
         }
     }
 }

@@ -145,7 +145,7 @@ public static class TasksApi
         TaskRefusal.TaskNotFound => $"No task '{taskId}' exists, or its query's results have expired.",
         TaskRefusal.LeaseExpired => "The lease expired; the task is waiting to be leased again.",
         TaskRefusal.UnknownLease => "The lease token is stale or unknown: the lease expired and the task was leased again.",
-        TaskRefusal.TaskAlreadyCompleted => "The task was already completed under another lease.",
+        TaskRefusal.TaskAlreadyCompleted => "The task was already completed; it takes no more calls (a complete repeated with its lease token is answered as a duplicate).",
         TaskRefusal.QueryEnded when refused.RunStatus == ScheduleStatus.Stopped => "The query was stopped; this task was abandoned.",
         TaskRefusal.QueryEnded => $"The query finished ({refused.RunStatus?.ToWire()}); this task was abandoned.",
         TaskRefusal.ResultTooLarge => "The run failed with RESULT_TOO_LARGE: these rows would exceed the row limit.",

@@ -106,6 +106,8 @@ public sealed class QueryStatusClientTests : IDisposable
         var progress = new SynchronousProgress<WaitProgress>(reports);
 
         var waiting = client.WaitAsync(submitted.ScheduleId, progress);
+        // The first look is reported before any worker moves the query on.
+        await progress.First.WaitAsync(TimeSpan.FromSeconds(30));
         var first = await worker.LeaseOneAsync();
         await worker.CompleteOkAsync(first, [Row("1")]);
         var second = await worker.LeaseOneAsync();
@@ -116,6 +118,35 @@ public sealed class QueryStatusClientTests : IDisposable
         Assert.Equal(new WaitProgress("SUCCESS", 2, 2), reports[^1]);
         Assert.Equal(new WaitProgress("QUEUED", 0, 2), reports[0]);
         Assert.Equal(reports.Distinct().Count(), reports.Count);
+    }
+
+    [Fact]
+    public async Task WaitWithoutProgressIsOneLongPollThatAnswersAtTheFinish()
+    {
+        var license = TestData.NewLicenseId();
+        var counting = new FlakyHandler(HttpStatusCode.OK, failures: 0) { InnerHandler = factory.Server.CreateHandler() };
+        await using var services = Services(license, handler: () => counting);
+        var client = services.GetRequiredService<QueryStatusClient>();
+        using var worker = factory.CreateWorker();
+        var submitted = await client.SubmitAsync([Json(Sub("a")), Json(Sub("b"))]);
+        var waits = factory.Services.GetRequiredService<QueryStatus.Api.Status.StatusWaits>();
+
+        var waiting = client.WaitAsync(submitted.ScheduleId);
+        var bound = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (waits.Waiting == 0)
+        {
+            Assert.True(DateTime.UtcNow < bound, "The client did not start a long-poll.");
+            await Task.Delay(5);
+        }
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var task = await worker.LeaseOneAsync();
+            await worker.CompleteOkAsync(task, [Row("r")]);
+        }
+        var final = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("SUCCESS", final.StatusCode);
+        Assert.Equal(2, counting.Calls); // The submit, and one status request.
     }
 
     [Fact]
@@ -218,12 +249,18 @@ public sealed class QueryStatusClientTests : IDisposable
     /// <summary>Records reports on the reporting thread (Progress&lt;T&gt; would post them to the thread pool, out of order).</summary>
     private sealed class SynchronousProgress<T>(List<T> reports) : IProgress<T>
     {
+        private readonly TaskCompletionSource _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the first report.</summary>
+        public Task First => _first.Task;
+
         public void Report(T value)
         {
             lock (reports)
             {
                 reports.Add(value);
             }
+            _first.TrySetResult();
         }
     }
 }

@@ -17,7 +17,7 @@ public sealed class TaskRefusalWordingTests
         { TaskRefusal.TaskNotFound, null, "No task 't_abc' exists, or its query's results have expired." },
         { TaskRefusal.LeaseExpired, null, "The lease expired; the task is waiting to be leased again." },
         { TaskRefusal.UnknownLease, null, "The lease token is stale or unknown: the lease expired and the task was leased again." },
-        { TaskRefusal.TaskAlreadyCompleted, null, "The task was already completed under another lease." },
+        { TaskRefusal.TaskAlreadyCompleted, null, "The task was already completed; it takes no more calls (a complete repeated with its lease token is answered as a duplicate)." },
         { TaskRefusal.QueryEnded, ScheduleStatus.Stopped, "The query was stopped; this task was abandoned." },
         { TaskRefusal.QueryEnded, ScheduleStatus.Failure, "The query finished (FAILURE); this task was abandoned." },
         { TaskRefusal.ResultTooLarge, null, "The run failed with RESULT_TOO_LARGE: these rows would exceed the row limit." },

@@ -88,6 +88,9 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
             catch (Exception e) when (e is NpgsqlException or IOException or InvalidOperationException)
             {
                 logger.LogWarning(e, "The PostgreSQL wake-up connection broke; opening it again in {Pause}.", pause);
+                // Waiters can no longer count on being woken: each looks now (and answers 503 if the database is gone).
+                Wake();
+                changes?.PublishAll();
                 await connection.DisposeAsync();
                 connection = await ReopenAsync(pause, stopping);
                 pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
