@@ -153,10 +153,46 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// </summary>
     private const int ExpiredChunksPerDelete = 500;
 
+    /// <summary>The advisory lock of the sweeper ("QSsweep"): one instance sweeps at a time.</summary>
+    public const long SweeperLockKey = 0x51537377656570;
+
+    /// <summary>
+    /// The sweep, by one instance at a time: every instance's sweeper calls this on its interval, and one that finds
+    /// another sweeping skips its turn (and answers 0) instead of deleting the same rows beside it.
+    /// </summary>
+    /// <remarks>
+    /// The lock is transaction-scoped, in a transaction of its own held open (idle, holding nothing else) while the
+    /// sweep's own short transactions run on other connections: however the sweep ends, even with this process killed,
+    /// the transaction ends and the lock with it. A session lock could stay behind on a pooled connection.
+    /// </remarks>
     public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
-        await DeleteExpiredRowsAsync(cancellationToken);
-        return await SweepAsync(cancellationToken);
+        var (connection, transaction, sweeping) = await GuardAsync("The PostgreSQL store could not take the sweeper's lock.", async () =>
+        {
+            var lockConnection = await _data.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                var lockTransaction = await lockConnection.BeginTransactionAsync(cancellationToken);
+                await using var take = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock($1)", lockConnection);
+                take.Parameters.Add(new NpgsqlParameter { Value = SweeperLockKey });
+                return (lockConnection, lockTransaction, (bool)(await take.ExecuteScalarAsync(cancellationToken))!);
+            }
+            catch
+            {
+                await lockConnection.DisposeAsync();
+                throw;
+            }
+        });
+        await using (connection)
+        await using (transaction)
+        {
+            if (!sweeping)
+            {
+                return 0;
+            }
+            await DeleteExpiredRowsAsync(cancellationToken);
+            return await SweepAsync(cancellationToken);
+        }
     }
 
     /// <summary>

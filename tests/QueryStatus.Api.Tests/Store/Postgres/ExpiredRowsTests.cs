@@ -36,6 +36,33 @@ public sealed class ExpiredRowsTests
         Assert.Equal(20, (await store.GetStatusAsync("lic", "new", new PageWindow(0, null, 10_000), CancellationToken.None))!.TotalRows);
     }
 
+    [Fact]
+    public async Task OneInstanceSweepsAtATimeAndAnotherSkipsItsTurn()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+        var store = new PostgresScheduleStore(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
+        await SucceedAsync(store, "old", [Encoding.UTF8.GetBytes("1")]);
+        time.Advance(TimeSpan.FromMinutes(11));
+
+        // Another instance is sweeping: it holds the sweeper's lock.
+        await using (var other = await dataSource.OpenConnectionAsync())
+        await using (var sweeping = await other.BeginTransactionAsync())
+        {
+            await using var take = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresScheduleStore.SweeperLockKey})", other);
+            await take.ExecuteNonQueryAsync();
+
+            Assert.Equal(0, await store.RemoveExpiredAsync(CancellationToken.None));
+            Assert.Equal(1L, await ChunksOfAsync(dataSource, "old"));
+        }
+
+        // Its sweep ended, and with it the lock: this instance's next turn sweeps.
+        Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None));
+        Assert.Equal(0L, await ChunksOfAsync(dataSource, "old"));
+    }
+
     private static async Task SucceedAsync(IScheduleStore store, string scheduleId, ReadOnlyMemory<byte>[] rows)
     {
         Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
