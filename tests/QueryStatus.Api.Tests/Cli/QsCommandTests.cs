@@ -10,9 +10,12 @@ namespace QueryStatus.Api.Tests.Cli;
 /// <c>qs</c> commands against the real service, without workers (results are put in the store directly): so the
 /// tests share one service and keep apart by their schedule IDs. <see cref="QsWorkerTests"/> has those with workers.
 /// </summary>
-public sealed class QsCommandTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
+public sealed class QsCommandTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>, IDisposable
 {
     private readonly Qs qs = new(factory);
+    private readonly List<string> files = [];
+
+    public void Dispose() => files.ForEach(File.Delete);
 
     private const string License = "lic_test"; // TestKeys.Primary's
 
@@ -32,10 +35,11 @@ public sealed class QsCommandTests(QueryStatusFactory factory) : IClassFixture<Q
         return scheduleId;
     }
 
-    private static string TempFile(string content)
+    private string TempFile(string content)
     {
         var path = Path.Combine(Path.GetTempPath(), $"qs-test-{Guid.NewGuid():N}.json");
         File.WriteAllText(path, content);
+        files.Add(path);
         return path;
     }
 
