@@ -78,15 +78,12 @@ internal sealed class Commands(CliEnvironment env, Secrets secrets)
         return final.StatusCode == QueryStatusCodes.Success ? ExitCodes.Success : ExitCodes.QueryNotSucceeded;
     }, cancellationToken);
 
-    /// <summary>Not a terminal: one line per change, <c>RUNNING 3/10</c>, for a log or a pipe.</summary>
+    /// <summary>
+    /// Not a terminal: one line per change, <c>RUNNING 3/10</c>, for a log or a pipe. Quiet (<c>--json</c>), without a
+    /// progress to report, so that each long-poll waits for the finish rather than for the next change.
+    /// </summary>
     private Task<QueryState> WaitWithLinesAsync(QueryStatusClient client, string scheduleId, bool quiet, CancellationToken cancellationToken) =>
-        client.WaitAsync(scheduleId, new InlineProgress<WaitProgress>(p =>
-        {
-            if (!quiet)
-            {
-                env.Out.WriteLine(ProgressLine(p));
-            }
-        }), cancellationToken);
+        client.WaitAsync(scheduleId, quiet ? null : new InlineProgress<WaitProgress>(p => env.Out.WriteLine(ProgressLine(p))), cancellationToken);
 
     public static string ProgressLine(WaitProgress p) =>
         string.Create(CultureInfo.InvariantCulture, $"{p.StatusCode} {p.QueriesReady}/{p.QueriesTotal}");

@@ -97,9 +97,10 @@ public sealed class QsWorkerTests : IDisposable
     {
         var scheduleId = await SubmittedAsync(1);
         using var worker = factory.CreateWorker();
-        await worker.CompleteOkAsync(await worker.LeaseOneAsync(), [Row("1")]);
 
-        var result = await qs.RunAsync("status", scheduleId, "--wait", "--json");
+        var run = qs.Start(["status", scheduleId, "--wait", "--json"]);
+        await worker.CompleteOkAsync(await worker.LeaseOneAsync(), [Row("1")]);
+        var result = await run.Completion;
 
         Assert.Equal(0, result.ExitCode);
         var json = Parse(Assert.Single(result.StdoutLines));
