@@ -157,13 +157,15 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     public const long SweeperLockKey = 0x51537377656570;
 
     /// <summary>
-    /// The sweep, by one instance at a time: every instance's sweeper calls this on its interval, and one that finds
-    /// another sweeping skips its turn (and answers 0) instead of deleting the same rows beside it.
+    /// The sweep: expired results' rows deleted in bounded batches by one instance at a time (every instance's sweeper
+    /// calls this on its interval; one that finds another deleting leaves the rows to it instead of deleting the same
+    /// ones beside it), then the time step, which every caller applies (under the scheduler's lock, so one at a time
+    /// too): a caller that asks for the step gets it, whoever deletes the rows.
     /// </summary>
     /// <remarks>
-    /// The lock is transaction-scoped, in a transaction of its own held open (idle, holding nothing else) while the
-    /// sweep's own short transactions run on other connections: however the sweep ends, even with this process killed,
-    /// the transaction ends and the lock with it. A session lock could stay behind on a pooled connection.
+    /// The deleters' lock is transaction-scoped, in a transaction of its own held open (idle, holding nothing else)
+    /// while the deletes' own short transactions run on other connections: however the sweep ends, even with this
+    /// process killed, the transaction ends and the lock with it. A session lock could stay behind on a pooled connection.
     /// </remarks>
     public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
@@ -186,13 +188,12 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         await using (connection)
         await using (transaction)
         {
-            if (!sweeping)
+            if (sweeping)
             {
-                return 0;
+                await DeleteExpiredRowsAsync(cancellationToken);
             }
-            await DeleteExpiredRowsAsync(cancellationToken);
-            return await SweepAsync(cancellationToken);
         }
+        return await SweepAsync(cancellationToken);
     }
 
     /// <summary>
