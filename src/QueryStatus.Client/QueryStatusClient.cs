@@ -69,10 +69,19 @@ public sealed class QueryStatusClient(HttpClient http, IOptions<QueryStatusClien
         var wait = progress is null ? _options.LongPollWait : TimeSpan.Zero;
         while (true)
         {
+            var asked = time.GetTimestamp();
             var answer = await GetPageAsync(scheduleId, 0, 0, progress is null ? null : etag, wait, cancellationToken);
+            // An answer long before the wait was up that brings no news: the server did not wait (its waiters are full,
+            // Status:MaxWaiters, or a proxy drops wait_seconds). Asking again at once would spin; poll at the plain pace.
+            var early = wait > TimeSpan.Zero && time.GetElapsedTime(asked) < wait / 2;
             if (answer.State is not { } state)
             {
-                continue; // 304: no change while we waited.
+                // 304: no change while we waited (or, early, without waiting).
+                if (early)
+                {
+                    await Task.Delay(_options.PollInterval, time, cancellationToken);
+                }
+                continue;
             }
             var now = new WaitProgress(state.StatusCode, state.Progress.QueriesReady, state.Progress.QueriesTotal);
             if (now != reported)
@@ -84,8 +93,10 @@ public sealed class QueryStatusClient(HttpClient http, IOptions<QueryStatusClien
             {
                 return state;
             }
+            // Without a progress the wait is for the finish, so any unfinished answer is no news.
+            var unchanged = progress is null || state.ETag == etag;
             etag = state.ETag;
-            if (etag is null)
+            if (etag is null || (early && unchanged))
             {
                 await Task.Delay(_options.PollInterval, time, cancellationToken);
             }
