@@ -16,7 +16,8 @@ namespace QueryStatus.Bench;
 /// <list type="bullet">
 /// <item><c>poll-1s</c>: GET status every second until the query finished;</item>
 /// <item><c>long-poll</c>: GET status with <c>wait_seconds=30</c> (no ETag: answers when the query finished or 30 s passed);</item>
-/// <item><c>client-wait</c>: <see cref="QueryStatusClient.WaitAsync"/>, which long-polls with <c>If-None-Match</c> and so also
+/// <item><c>client-wait</c>: <see cref="QueryStatusClient.WaitAsync"/> without a progress reporter: long-polls for the finish;</item>
+/// <item><c>client-progress</c>: the same with a progress reporter: long-polls with <c>If-None-Match</c>, so it also
 /// wakes at every progress change (what a progress bar needs).</item>
 /// </list>
 /// Each group's queries have the same durations (one deterministic list, 10–60 s), so the groups differ only in how
@@ -69,7 +70,7 @@ public static class LongPollBench
         var api = new ApiClient(http, server.BaseUrl);
         var random = new Random(13);
         var durations = Enumerable.Range(0, queriesPerGroup).Select(_ => 10 + random.NextDouble() * 50).ToArray();
-        var groups = new[] { "poll-1s", "long-poll", "client-wait" };
+        var groups = new[] { "poll-1s", "long-poll", "client-wait", "client-progress" };
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasksTotal = groups.Length * queriesPerGroup * SubQueriesPerQuery;
@@ -92,7 +93,7 @@ public static class LongPollBench
                 {
                     "poll-1s" => PollEverySecondAsync(server.BaseUrl, clientKey, scheduleId, cancellationToken),
                     "long-poll" => LongPollAsync(server.BaseUrl, clientKey, scheduleId, cancellationToken),
-                    _ => ClientWaitAsync(server.BaseUrl, clientKey, scheduleId, cancellationToken),
+                    _ => ClientWaitAsync(group, server.BaseUrl, clientKey, scheduleId, cancellationToken),
                 });
             }
         }
@@ -168,7 +169,8 @@ public static class LongPollBench
         }
     }
 
-    private static async Task<(string, int, string)> ClientWaitAsync(string baseUrl, string key, string scheduleId, CancellationToken cancellationToken)
+    private static async Task<(string, int, string)> ClientWaitAsync(
+        string group, string baseUrl, string key, string scheduleId, CancellationToken cancellationToken)
     {
         var counter = new CountingHandler();
         var services = new ServiceCollection();
@@ -176,8 +178,9 @@ public static class LongPollBench
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler())
             .AddHttpMessageHandler(() => counter);
         await using var provider = services.BuildServiceProvider();
-        var final = await provider.GetRequiredService<QueryStatusClient>().WaitAsync(scheduleId, cancellationToken: cancellationToken);
-        return ("client-wait", counter.Requests, final.StatusCode);
+        var progress = group == "client-progress" ? new Progress<WaitProgress>() : null;
+        var final = await provider.GetRequiredService<QueryStatusClient>().WaitAsync(scheduleId, progress, cancellationToken);
+        return (group, counter.Requests, final.StatusCode);
     }
 
     private static async Task<string> StatusAsync(HttpClient http, string url, CancellationToken cancellationToken)

@@ -4,5 +4,5 @@ namespace QueryStatus.Cli;
 // and two global Program classes would collide.
 public static class Program
 {
-    public static int Main(string[] args) => args.Length == 0 ? 2 : 2;
+    public static Task<int> Main(string[] args) => CliApp.RunAsync(args, CliEnvironment.FromSystemConsole());
 }

@@ -55,36 +55,52 @@ public sealed class QueryStatusClient(HttpClient http, IOptions<QueryStatusClien
         (await GetPageAsync(scheduleId, 0, 0, null, TimeSpan.Zero, cancellationToken)).State!;
 
     /// <summary>
-    /// Waits until the query has finished and returns its final status: long-polls of <see cref="QueryStatusClientOptions.LongPollWait"/>
-    /// that answer as soon as anything changes, reporting each change to <paramref name="progress"/>. Against a server
-    /// that does not wait (no ETag in its answers), it polls every <see cref="QueryStatusClientOptions.PollInterval"/>.
+    /// Waits until the query has finished and returns its final status, with long-polls of
+    /// <see cref="QueryStatusClientOptions.LongPollWait"/>. Without <paramref name="progress"/> each long-poll waits for
+    /// the finish itself (one or two requests for a query of a minute); with it, each waits for the next change
+    /// (<c>If-None-Match</c>) and every change is reported. Against a server that does not wait (no ETag in its
+    /// answers: the original API ignores <c>wait_seconds</c>), it polls every <see cref="QueryStatusClientOptions.PollInterval"/>.
     /// </summary>
     public async Task<QueryState> WaitAsync(string scheduleId, IProgress<WaitProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         string? etag = null;
         WaitProgress? reported = null;
+        // With a progress to report, the first look answers at once (a state to show, an ETag to wait on).
+        var wait = progress is null ? _options.LongPollWait : TimeSpan.Zero;
         while (true)
         {
-            // The first look answers at once (progress to report, an ETag to wait on); then each waits for a change.
-            var answer = await GetPageAsync(scheduleId, 0, 0, etag, etag is null ? TimeSpan.Zero : _options.LongPollWait, cancellationToken);
-            if (answer.State is { } state)
+            var asked = time.GetTimestamp();
+            var answer = await GetPageAsync(scheduleId, 0, 0, progress is null ? null : etag, wait, cancellationToken);
+            // An answer long before the wait was up that brings no news: the server did not wait (its waiters are full,
+            // Status:MaxWaiters, or a proxy drops wait_seconds). Asking again at once would spin; poll at the plain pace.
+            var early = wait > TimeSpan.Zero && time.GetElapsedTime(asked) < wait / 2;
+            if (answer.State is not { } state)
             {
-                var now = new WaitProgress(state.StatusCode, state.Progress.QueriesReady, state.Progress.QueriesTotal);
-                if (now != reported)
-                {
-                    progress?.Report(now);
-                    reported = now;
-                }
-                if (state.IsFinished)
-                {
-                    return state;
-                }
-                etag = state.ETag;
-                if (etag is null)
+                // 304: no change while we waited (or, early, without waiting).
+                if (early)
                 {
                     await Task.Delay(_options.PollInterval, time, cancellationToken);
                 }
+                continue;
             }
+            var now = new WaitProgress(state.StatusCode, state.Progress.QueriesReady, state.Progress.QueriesTotal);
+            if (now != reported)
+            {
+                progress?.Report(now);
+                reported = now;
+            }
+            if (state.IsFinished)
+            {
+                return state;
+            }
+            // Without a progress the wait is for the finish, so any unfinished answer is no news.
+            var unchanged = progress is null || state.ETag == etag;
+            etag = state.ETag;
+            if (etag is null || (early && unchanged))
+            {
+                await Task.Delay(_options.PollInterval, time, cancellationToken);
+            }
+            wait = _options.LongPollWait;
         }
     }
 

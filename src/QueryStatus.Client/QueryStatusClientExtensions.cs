@@ -25,7 +25,7 @@ public static class QueryStatusClientExtensions
         services.AddTransient<CredentialHandler>();
         services.TryAddSingleton(TimeProvider.System);
         var builder = services.AddHttpClient<QueryStatusClient>((sp, http) =>
-                http.BaseAddress = sp.GetRequiredService<IOptions<QueryStatusClientOptions>>().Value.BaseAddress)
+                http.BaseAddress = WithTrailingSlash(sp.GetRequiredService<IOptions<QueryStatusClientOptions>>().Value.BaseAddress))
             .AddHttpMessageHandler<CredentialHandler>();
         builder.AddStandardResilienceHandler().Configure((resilience, sp) =>
         {
@@ -43,6 +43,15 @@ public static class QueryStatusClientExtensions
         });
         return builder;
     }
+
+    /// <summary>
+    /// The client's paths are relative (<c>enterprise/v2/...</c>): against <c>https://gateway/querystatus</c> they would
+    /// resolve to <c>https://gateway/enterprise/...</c>, dropping the last segment. A base ending in <c>/</c> keeps it.
+    /// </summary>
+    private static Uri? WithTrailingSlash(Uri? baseAddress) =>
+        baseAddress is null || baseAddress.AbsolutePath.EndsWith('/')
+            ? baseAddress
+            : new UriBuilder(baseAddress) { Path = baseAddress.AbsolutePath + "/" }.Uri;
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request) => outcome switch
     {

@@ -121,6 +121,35 @@ public sealed class QueryStatusClientTests : IDisposable
     }
 
     [Fact]
+    public async Task WaitWithoutProgressIsOneLongPollThatAnswersAtTheFinish()
+    {
+        var license = TestData.NewLicenseId();
+        var counting = new FlakyHandler(HttpStatusCode.OK, failures: 0) { InnerHandler = factory.Server.CreateHandler() };
+        await using var services = Services(license, handler: () => counting);
+        var client = services.GetRequiredService<QueryStatusClient>();
+        using var worker = factory.CreateWorker();
+        var submitted = await client.SubmitAsync([Json(Sub("a")), Json(Sub("b"))]);
+        var waits = factory.Services.GetRequiredService<QueryStatus.Api.Status.StatusWaits>();
+
+        var waiting = client.WaitAsync(submitted.ScheduleId);
+        var bound = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (waits.Waiting == 0)
+        {
+            Assert.True(DateTime.UtcNow < bound, "The client did not start a long-poll.");
+            await Task.Delay(5);
+        }
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var task = await worker.LeaseOneAsync();
+            await worker.CompleteOkAsync(task, [Row("r")]);
+        }
+        var final = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal("SUCCESS", final.StatusCode);
+        Assert.Equal(2, counting.Calls); // The submit, and one status request.
+    }
+
+    [Fact]
     public async Task ReadRowsFollowsThePagesToTheEndByteForByte()
     {
         var license = TestData.NewLicenseId();

@@ -72,7 +72,8 @@ public sealed partial class PostgresScheduleStore
             SELECT l.license_id,
                    (SELECT count(*) FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'RUNNING')::int,
                    (SELECT count(*) FROM (SELECT 1 FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'QUEUED' LIMIT $1) q)::int
-            FROM licenses l WHERE l.license_id = ANY($2) AND l.rotation IS NOT NULL
+            FROM unnest($2::text[]) AS u(license_id) JOIN licenses l ON l.license_id = u.license_id
+            WHERE l.rotation IS NOT NULL
             ORDER BY l.rotation
             """, [max + 1, locked.ToArray()], r => new RotationEntry(r.GetString(0), r.GetInt32(1), r.GetInt32(2)), cancellationToken);
         if (licenses.Count == 0)

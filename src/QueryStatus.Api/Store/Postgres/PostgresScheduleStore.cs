@@ -153,9 +153,46 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// </summary>
     private const int ExpiredChunksPerDelete = 500;
 
+    /// <summary>The advisory lock of the sweeper ("QSsweep"): one instance sweeps at a time.</summary>
+    public const long SweeperLockKey = 0x51537377656570;
+
+    /// <summary>
+    /// The sweep: expired results' rows deleted in bounded batches by one instance at a time (every instance's sweeper
+    /// calls this on its interval; one that finds another deleting leaves the rows to it instead of deleting the same
+    /// ones beside it), then the time step, which every caller applies (under the scheduler's lock, so one at a time
+    /// too): a caller that asks for the step gets it, whoever deletes the rows.
+    /// </summary>
+    /// <remarks>
+    /// The deleters' lock is transaction-scoped, in a transaction of its own held open (idle, holding nothing else)
+    /// while the deletes' own short transactions run on other connections: however the sweep ends, even with this
+    /// process killed, the transaction ends and the lock with it. A session lock could stay behind on a pooled connection.
+    /// </remarks>
     public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
-        await DeleteExpiredRowsAsync(cancellationToken);
+        var (connection, transaction, sweeping) = await GuardAsync("The PostgreSQL store could not take the sweeper's lock.", async () =>
+        {
+            var lockConnection = await _data.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                var lockTransaction = await lockConnection.BeginTransactionAsync(cancellationToken);
+                await using var take = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock($1)", lockConnection);
+                take.Parameters.Add(new NpgsqlParameter { Value = SweeperLockKey });
+                return (lockConnection, lockTransaction, (bool)(await take.ExecuteScalarAsync(cancellationToken))!);
+            }
+            catch
+            {
+                await lockConnection.DisposeAsync();
+                throw;
+            }
+        });
+        await using (connection)
+        await using (transaction)
+        {
+            if (sweeping)
+            {
+                await DeleteExpiredRowsAsync(cancellationToken);
+            }
+        }
         return await SweepAsync(cancellationToken);
     }
 

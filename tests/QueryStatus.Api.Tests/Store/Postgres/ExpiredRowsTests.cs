@@ -36,11 +36,42 @@ public sealed class ExpiredRowsTests
         Assert.Equal(20, (await store.GetStatusAsync("lic", "new", new PageWindow(0, null, 10_000), CancellationToken.None))!.TotalRows);
     }
 
+    [Fact]
+    public async Task AnotherInstanceDeletingExpiredRowsDoesNotHoldUpTheTimeStep()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+        var store = new PostgresScheduleStore(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
+        await SucceedAsync(store, "old", [Encoding.UTF8.GetBytes("1")]);
+        time.Advance(TimeSpan.FromMinutes(11));
+
+        // Another instance is deleting expired rows: it holds the deleters' lock, for as long as it likes.
+        await using var other = await dataSource.OpenConnectionAsync();
+        await using var deleting = await other.BeginTransactionAsync();
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({PostgresScheduleStore.SweeperLockKey})", other))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        // This instance's sweep neither waits for it nor deletes beside it, and still applies the time step.
+        Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None));
+        Assert.Null(await store.GetStatusAsync("lic", "old", new PageWindow(0, null, 10), CancellationToken.None));
+        Assert.Equal(0L, await RowChunksLeftAsync(dataSource));
+    }
+
     private static async Task SucceedAsync(IScheduleStore store, string scheduleId, ReadOnlyMemory<byte>[] rows)
     {
         Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
         var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
         Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, rows, [], CancellationToken.None)).Result);
+    }
+
+    private static async Task<long> RowChunksLeftAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM row_chunks");
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<long> ChunksOfAsync(NpgsqlDataSource dataSource, string scheduleId)

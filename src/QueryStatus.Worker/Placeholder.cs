@@ -1,2 +1,0 @@
-namespace QueryStatus.Worker;
-internal static class Placeholder;
