@@ -30,6 +30,10 @@ public sealed record PollCost(
 {
     public double StatementsPerPoll => (double)Statements.Sum(s => s.Calls) / Polls;
     public double RoundTripsPerPoll => (double)SegmentsToServer / Polls;
+
+    /// <summary>The service's connections to PostgreSQL opened and closed while the polls ran.</summary>
+    public int ConnectionsOpened { get; init; }
+    public int ConnectionsClosed { get; init; }
 }
 
 /// <summary>
@@ -150,21 +154,46 @@ public sealed partial class PostgresReference(PostgresCluster cluster, string co
         try
         {
             await ResetStatementsAsync();
+            // The service's pool opens and closes connections as it likes (it prunes idle ones): the sockets are read every
+            // 100 ms and each keeps the last count seen, so that one closed during the polls still counts what it carried
+            // (the pool closes only idle connections). A socket first seen during the polls counts from zero.
             var before = Segments(service.Pid);
+            var last = new Dictionary<string, (long Out, long In)>(before);
+            using var sampling = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    foreach (var (socket, counts) in Segments(service.Pid))
+                    {
+                        last[socket] = counts;
+                    }
+                    await Task.Delay(100, CancellationToken.None);
+                }
+            }, CancellationToken.None);
             var cpuBefore = service.CpuSplit();
             await SendAsync(http, url, headers, polls, concurrency, cancellationToken);
             var cpuAfter = service.CpuSplit();
-            var after = Segments(service.Pid);
+            await sampling.CancelAsync();
+            await sampler;
+            foreach (var (socket, counts) in Segments(service.Pid))
+            {
+                last[socket] = counts;
+            }
 
             long toServer = 0, fromServer = 0;
-            foreach (var (socket, (outSegs, inSegs)) in after)
+            foreach (var (socket, (outSegs, inSegs)) in last)
             {
                 var (outBefore, inBefore) = before.GetValueOrDefault(socket);
                 toServer += outSegs - outBefore;
                 fromServer += inSegs - inBefore;
             }
             return new PollCost(name, polls, await StatementsAsync(int.MaxValue), toServer, fromServer,
-                cpuAfter.Own - cpuBefore.Own, cpuAfter.Also - cpuBefore.Also);
+                cpuAfter.Own - cpuBefore.Own, cpuAfter.Also - cpuBefore.Also)
+            {
+                ConnectionsOpened = last.Keys.Count(k => !before.ContainsKey(k)),
+                ConnectionsClosed = before.Keys.Count(k => !Segments(service.Pid).ContainsKey(k)),
+            };
         }
         finally
         {
@@ -240,7 +269,8 @@ public sealed partial class PostgresReference(PostgresCluster cluster, string co
         {
             throw new BenchException($"ss failed (exit {process.ExitCode}); it counts the service's round trips to PostgreSQL");
         }
-        // Each socket: one line with the addresses and users:(("dotnet",pid=N,fd=M)), then an indented line of TCP info.
+        // Each socket: one line with the queues, the addresses and users:(("dotnet",pid=N,fd=M)), then an indented line of TCP
+        // info. A socket is known by its two addresses (the queues change from one reading to the next).
         var sockets = new Dictionary<string, (long, long)>();
         string? current = null;
         foreach (var line in output.Split('\n'))
@@ -252,7 +282,8 @@ public sealed partial class PostgresReference(PostgresCluster cluster, string co
             if (!char.IsWhiteSpace(line[0]))
             {
                 current = line.Contains($"pid={pid},", StringComparison.Ordinal)
-                    ? string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(4))
+                    ? string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(t => t.Contains(':', StringComparison.Ordinal)
+                        && !t.StartsWith("users:", StringComparison.Ordinal)))
                     : null;
             }
             else if (current is not null)

@@ -146,6 +146,7 @@ namespace QueryStatus.Bench
         private readonly string _clientKey = RandomKey();
         private readonly string _workerKey = RandomKey();
         private readonly string _writesKey = RandomKey();
+        private string[] _sliceWritesKeys = [];
         private readonly byte[] _jwtKey = RandomNumberGenerator.GetBytes(64);
 
         private static string RandomKey() =>
@@ -375,7 +376,8 @@ namespace QueryStatus.Bench
                     var cost = await reference.PollCostAsync(name, onPostgres, http, onPostgres.BaseUrl + d.Path, d.Headers, polls, 8, cancellationToken);
                     figures.PollCosts.Add(cost);
                     Log($"   {name}: {cost.Polls:N0} polls: {cost.StatementsPerPoll:F3} statements per poll, {cost.RoundTripsPerPoll:F3} round trips per poll " +
-                        $"({cost.SegmentsToServer:N0} segments to PostgreSQL, {cost.SegmentsFromServer:N0} back); CPU per poll: service " +
+                        $"({cost.SegmentsToServer:N0} segments to PostgreSQL, {cost.SegmentsFromServer:N0} back, on its connections, " +
+                        $"{cost.ConnectionsOpened} opened and {cost.ConnectionsClosed} closed meanwhile); CPU per poll: service " +
                         $"{cost.ServiceCpuUs / (double)cost.Polls:F0} µs, PostgreSQL {cost.DatabaseCpuUs / (double)cost.Polls:F0} µs");
                     LogStatements(cost.Statements.Take(4));
                 }
@@ -385,15 +387,16 @@ namespace QueryStatus.Bench
             if (options.WriteSide && Selected("tasks"))
             {
                 Log("");
-                Log($"== write side: 8 workers lease one task and complete it with one row, while a feeder keeps {WritesLicense}'s queue stocked; " +
-                    "the stores in alternating slices");
+                Log($"== write side: 8 workers lease one task and complete it with one row, while a feeder keeps a license's queue stocked; " +
+                    $"the stores in alternating slices, each slice on a license of its own ({WritesLicense}_N: leases a slice leaves behind " +
+                    "hold their license's concurrency slots until they expire)");
                 await reference.ResetStatementsAsync();
                 for (var s = 0; s < options.WriteSlices; s++)
                 {
                     foreach (var store in s % 2 == 0 ? new[] { postgres, inMemory } : [inMemory, postgres])
                     {
-                        Log($"  {store.Name}:");
-                        var slice = await WriteSide.TaskThroughputAsync(store.Api, store.Server, _writesKey, _workerKey, workers: 8,
+                        Log($"  {store.Name}, {WritesLicense}_{s}:");
+                        var slice = await WriteSide.TaskThroughputAsync(store.Api, store.Server, _sliceWritesKeys[s], _workerKey, workers: 8,
                             seconds: options.SliceSeconds, slices: 1, TimeSpan.FromSeconds(options.WarmupSeconds), Log, cancellationToken);
                         figures.Tasks.Add((store.Name, slice[0]));
                         await store.Server.WaitQuietAsync(TimeSpan.FromSeconds(10));
@@ -682,6 +685,17 @@ namespace QueryStatus.Bench
                 // The one setting past production defaults: a run may hold the big result (default cap 1,000,000 rows).
                 ["Scheduler__MaxRowsPerRun"] = Math.Max(1_000_000, Math.Max(options.BigRows, options.IngestRows)).ToString(CultureInfo.InvariantCulture),
             };
+            if (options.Postgres)
+            {
+                // The alternating write-side slices: a license each (see RunPostgresAsync).
+                _sliceWritesKeys = _sliceWritesKeys.Length > 0 ? _sliceWritesKeys : [.. Enumerable.Range(0, options.WriteSlices).Select(_ => RandomKey())];
+                for (var s = 0; s < _sliceWritesKeys.Length; s++)
+                {
+                    env[$"Auth__ApiKeys__{3 + s}__KeyHash"] = Sha256(_sliceWritesKeys[s]);
+                    env[$"Auth__ApiKeys__{3 + s}__LicenseId"] = $"{WritesLicense}_{s}";
+                    env[$"Auth__ApiKeys__{3 + s}__Name"] = $"bench-writes-{s}";
+                }
+            }
             foreach (var (key, value) in extra)
             {
                 env[key] = value;
@@ -971,14 +985,15 @@ namespace QueryStatus.Bench
             {
                 md.AppendLine();
                 md.AppendLine("What a status request costs in the database (8 concurrent loops of GETs to the service on PostgreSQL; statements in its " +
-                    "database from pg_stat_statements, reset first; round trips = TCP data segments the service's connections sent to PostgreSQL, `ss -ti`):");
+                    "database from pg_stat_statements, reset first; round trips = TCP data segments the service's connections sent to PostgreSQL, `ss -ti` " +
+                    "every 100 ms, each connection's last reading kept):");
                 md.AppendLine();
-                md.AppendLine("| request | polls | statements per poll | round trips per poll | segments back per poll | service CPU µs/poll | PostgreSQL CPU µs/poll |");
-                md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+                md.AppendLine("| request | polls | statements per poll | round trips per poll | segments back per poll | connections opened / closed meanwhile | service CPU µs/poll | PostgreSQL CPU µs/poll |");
+                md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
                 foreach (var c in figures.PollCosts)
                 {
                     md.AppendLine($"| {c.Name} | {c.Polls:N0} | {c.StatementsPerPoll:F3} | {c.RoundTripsPerPoll:F3} | {(double)c.SegmentsFromServer / c.Polls:F3} | " +
-                        $"{c.ServiceCpuUs / (double)c.Polls:F0} | {c.DatabaseCpuUs / (double)c.Polls:F0} |");
+                        $"{c.ConnectionsOpened} / {c.ConnectionsClosed} | {c.ServiceCpuUs / (double)c.Polls:F0} | {c.DatabaseCpuUs / (double)c.Polls:F0} |");
                 }
                 md.AppendLine();
                 md.AppendLine("Statements executed during those polls (pg_stat_statements, planning time tracked for these polls only):");
