@@ -5,6 +5,10 @@
 #
 #   bench/run.sh            full run (~9 min): 10 s slices, 3 pairs, a 10,000,000-row result
 #   bench/run.sh --quick    smoke run (~2 min): 2 s slices, 1 pair, a 200,000-row result
+#   bench/run.sh --store postgres [--quick]
+#                           the service on PostgreSQL against the service on the in-memory store, side by side, on a
+#                           throwaway PostgreSQL cluster the run starts and removes (needs /usr/lib/postgresql/N/bin);
+#                           plus ingest and read-back against PostgreSQL's COPY, and round trips per status poll
 #   bench/run.sh --soak 30  the soak (~33 min): sustained traffic, memory sampled every 10 s (bench/RESULTS.md)
 #   bench/run.sh --help     every option
 #

@@ -50,6 +50,75 @@ public sealed class ApiClient(HttpClient http, string baseUrl)
         return bytes;
     }
 
+    /// <summary>
+    /// Reads a whole result the way a client does: page after page of <paramref name="pageRows"/> rows, each request sent
+    /// when the previous answer has arrived, following <c>paging.next_offset_start</c> until it is null. Checks that every
+    /// page holds the rows its paging says (rows made by <see cref="WriteRow"/>); returns the rows and bytes read.
+    /// </summary>
+    public async Task<(long Rows, long Bytes)> ReadWholeResultAsync(
+        string clientKey, string scheduleId, int pageRows, CancellationToken cancellationToken)
+    {
+        string[] headers = [$"Authorization: Bearer {clientKey}"];
+        long rows = 0, bytes = 0;
+        long? next = 0;
+        while (next is { } start)
+        {
+            var body = await GetBodyAsync(http,
+                $"{BaseUrl}/enterprise/v2/query/status?schedule_id={scheduleId}&offset_start={start}&offset_end={start + pageRows}",
+                headers, cancellationToken);
+            var (offsetStart, offsetEnd, nextStart) = Paging(body);
+            var count = body.AsSpan().Count("{\"date\""u8);
+            if (offsetStart != start || count != offsetEnd - offsetStart)
+            {
+                throw new BenchException($"page at {start} of {scheduleId}: paging [{offsetStart}, {offsetEnd}) but {count} rows in the body");
+            }
+            rows += count;
+            bytes += body.Length;
+            next = nextStart;
+        }
+        return (rows, bytes);
+    }
+
+    /// <summary>paging.offset_start, offset_end and next_offset_start of a status answer (meta comes before the rows).</summary>
+    private static (long Start, long End, long? Next) Paging(byte[] body)
+    {
+        var reader = new Utf8JsonReader(body);
+        long start = -1, end = -1;
+        long? next = null;
+        var inPaging = false;
+        while (reader.Read())
+        {
+            if (reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("data"u8))
+                {
+                    break;
+                }
+                if (reader.ValueTextEquals("paging"u8))
+                {
+                    inPaging = true;
+                }
+                else if (inPaging && reader.ValueTextEquals("offset_start"u8) && reader.Read())
+                {
+                    start = reader.GetInt64();
+                }
+                else if (inPaging && reader.ValueTextEquals("offset_end"u8) && reader.Read())
+                {
+                    end = reader.GetInt64();
+                }
+                else if (inPaging && reader.ValueTextEquals("next_offset_start"u8) && reader.Read())
+                {
+                    next = reader.TokenType == JsonTokenType.Null ? null : reader.GetInt64();
+                }
+            }
+            else if (reader.TokenType == JsonTokenType.EndObject && inPaging)
+            {
+                inPaging = false;
+            }
+        }
+        return (start, end, next);
+    }
+
     public static string Redact(string url)
     {
         var at = url.IndexOf("api_key=", StringComparison.Ordinal);

@@ -17,6 +17,21 @@ public sealed class Options
     public HashSet<string>? Only { get; private set; }
     public string? Markdown { get; private set; }
 
+    /// <summary><c>--store postgres</c>: the service on PostgreSQL against the service on the in-memory store, side by side.</summary>
+    public bool Postgres { get; private set; }
+
+    /// <summary>Extra PostgreSQL settings (<c>--pg-setting fsync=off</c>), for experiments; durability stays at the defaults otherwise.</summary>
+    public List<string> PostgresSettings { get; } = [];
+
+    /// <summary><c>--pg-connection "Max Auto Prepare=20"</c>: Npgsql keywords added to the service's connection string, for experiments.</summary>
+    public string? PostgresConnectionOptions { get; private set; }
+
+    /// <summary><c>--pg-log FILE</c>: where to copy the PostgreSQL server's log before the cluster is removed.</summary>
+    public string? PostgresLog { get; private set; }
+
+    /// <summary>Rows of each result ingested against COPY, and read back against COPY (PostgreSQL only).</summary>
+    public long IngestRows { get; private set; } = 1_000_000;
+
     /// <summary>Minutes of soak load (0: the usual benchmark instead).</summary>
     public int SoakMinutes { get; private set; }
     public TimeSpan SoakRetention { get; private set; } = TimeSpan.FromMinutes(1);
@@ -73,6 +88,31 @@ public sealed class Options
                 case "--markdown":
                     o.Markdown = Next();
                     break;
+                case "--store":
+                    o.Postgres = Next() switch
+                    {
+                        "postgres" => true,
+                        "memory" => false,
+                        var other => throw new BenchException($"--store takes memory (the default) or postgres, not {other}"),
+                    };
+                    break;
+                case "--pg-setting":
+                    var pgSetting = Next();
+                    if (pgSetting.IndexOf('=', StringComparison.Ordinal) <= 0)
+                    {
+                        throw new BenchException("--pg-setting takes NAME=VALUE (a PostgreSQL setting, e.g. synchronous_commit=off)");
+                    }
+                    o.PostgresSettings.Add(pgSetting);
+                    break;
+                case "--pg-connection":
+                    o.PostgresConnectionOptions = Next();
+                    break;
+                case "--pg-log":
+                    o.PostgresLog = Next();
+                    break;
+                case "--ingest-rows":
+                    o.IngestRows = long.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--soak":
                     o.SoakMinutes = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -112,6 +152,19 @@ public sealed class Options
         {
             throw new BenchException("--slice, --pairs, --connections must be ≥ 1 and --big-rows ≥ 1000");
         }
+        if (o.IngestRows < 100_000 || o.IngestRows % 100_000 != 0)
+        {
+            throw new BenchException("--ingest-rows must be a multiple of 100,000");
+        }
+        if (!o.Postgres && (o.PostgresSettings.Count > 0 || o.PostgresLog is not null || o.PostgresConnectionOptions is not null
+                || args.Contains("--ingest-rows")))
+        {
+            throw new BenchException("--pg-setting, --pg-connection, --pg-log and --ingest-rows go with --store postgres");
+        }
+        if (o.Postgres && (o.SoakMinutes > 0 || o.LongPollQueries > 0))
+        {
+            throw new BenchException("--soak and --long-poll run on the in-memory store only (not with --store postgres)");
+        }
         return o;
     }
 
@@ -119,6 +172,8 @@ public sealed class Options
         "usage: bench/run.sh [--quick] [--slice SECONDS] [--pairs N] [--warmup SECONDS] [--connections N]\n" +
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
         "                    [--qs-setting NAME=VALUE]...\n" +
+        "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-connection KEYWORDS]\n" +
+        "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
         "       bench/run.sh --long-poll QUERIES [--markdown FILE]\n" +
         "  --long-poll requests per finished query (10-60 s queries): polling every second vs long-polls, QUERIES per group (~70 s)\n" +
@@ -127,5 +182,14 @@ public sealed class Options
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +
         "  default     10 s slices, 3 pairs (A B, B A, A B), a 10,000,000-row big result, 3 write slices\n" +
         "  --qs-setting  an extra environment variable for QueryStatus, for experiments (e.g. Serilog__MinimumLevel__Default=Warning)\n" +
-        "  scenarios   running-apikey running-jwt page-100 page-10k page-big-last page-big-last-vs-first";
+        "  --store postgres  the service on PostgreSQL (a throwaway cluster the run starts on 127.0.0.1: initdb in a temporary\n" +
+        "              folder, as user postgres under root, durability at PostgreSQL's defaults, removed afterwards) against the\n" +
+        "              service on the in-memory store, in alternating slices (A = PostgreSQL, B = in-memory; no baseline); then\n" +
+        "              ingest through the API against COPY FROM STDIN, reading a whole result page by page against COPY TO STDOUT\n" +
+        "              (--ingest-rows each, default 1,000,000, also with --quick), and database round trips per status poll\n" +
+        "  --pg-setting  a PostgreSQL setting for the cluster (-c NAME=VALUE), for experiments (e.g. synchronous_commit=off)\n" +
+        "  --pg-connection  Npgsql keywords added to the service's connection string, for experiments (e.g. \"Max Auto Prepare=20\")\n" +
+        "  --pg-log    copy the PostgreSQL server's log to FILE before the cluster is removed (e.g. with auto_explain settings)\n" +
+        "  scenarios   running-apikey running-jwt page-100 page-10k page-big-last page-big-last-vs-first\n" +
+        "              (--store postgres also: round-trips ingest-vs-copy readback-vs-copy tasks; readback-vs-copy needs ingest-vs-copy)";
 }

@@ -53,16 +53,69 @@ public sealed class Server : IDisposable
         return server;
     }
 
-    /// <summary>utime + stime of the server process, in microseconds.</summary>
+    /// <summary>
+    /// What else does this server's work and is counted as its CPU (its database: <see cref="PostgresCluster.CpuMicroseconds"/>),
+    /// so that CPU per request compares a service with its database against one that holds everything itself.
+    /// </summary>
+    public Func<long>? AlsoCount { get; set; }
+
+    /// <summary>utime + stime of the server process (plus <see cref="AlsoCount"/>), in microseconds.</summary>
     public long CpuMicroseconds()
     {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var (own, also) = CpuSplit();
+        return own + also;
+    }
+
+    /// <summary>The server process's own CPU time and that of <see cref="AlsoCount"/> (0 without it), in microseconds.</summary>
+    public (long Own, long Also) CpuSplit() => (ProcessCpu(Pid).Own, AlsoCount?.Invoke() ?? 0);
+
+    /// <summary>
+    /// CPU time of process <paramref name="pid"/> from <c>/proc/&lt;pid&gt;/stat</c>, in microseconds: its own
+    /// (utime + stime) and that of its children it has waited for (cutime + cstime).
+    /// </summary>
+    public static (long Own, long ReapedChildren) ProcessCpu(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
         // Fields after the command name (which is in parentheses and may contain spaces): state is field 3,
-        // utime field 14, stime field 15.
+        // utime field 14, stime field 15, cutime 16, cstime 17.
         var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var utime = long.Parse(rest[11], CultureInfo.InvariantCulture);
-        var stime = long.Parse(rest[12], CultureInfo.InvariantCulture);
-        return (utime + stime) * 1_000_000 / TicksPerSecond;
+        long Field(int n) => long.Parse(rest[n - 3], CultureInfo.InvariantCulture) * 1_000_000 / TicksPerSecond;
+        return (Field(14) + Field(15), Field(16) + Field(17));
+    }
+
+    /// <summary>The parent pid of process <paramref name="pid"/> (field 4 of /proc/&lt;pid&gt;/stat); -1 if it is gone.</summary>
+    public static int ParentPid(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the server (with <see cref="AlsoCount"/>) uses less than a tenth of one core over 250 ms, or
+    /// <paramref name="atMost"/> has passed.
+    /// </summary>
+    public async Task WaitQuietAsync(TimeSpan atMost)
+    {
+        var window = TimeSpan.FromMilliseconds(250);
+        var deadline = DateTime.UtcNow + atMost;
+        var before = CpuMicroseconds();
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(window);
+            var now = CpuMicroseconds();
+            if (now - before < window.TotalMicroseconds / 10)
+            {
+                return;
+            }
+            before = now;
+        }
     }
 
     /// <summary>Resident memory of the server process, in bytes.</summary>

@@ -5,6 +5,9 @@ namespace QueryStatus.Bench;
 public sealed record IngestResult(string ScheduleId, long Rows, TimeSpan Elapsed, long ServerCpuUs)
 {
     public double RowsPerSecond => Rows / Elapsed.TotalSeconds;
+
+    /// <summary>The part of <see cref="ServerCpuUs"/> spent by the server's database (<see cref="Server.AlsoCount"/>).</summary>
+    public long DatabaseCpuUs { get; init; }
 }
 
 public sealed record TaskSlice(double TasksPerSecond, long Tasks, double ServerCpuUsPerTask);
@@ -23,7 +26,7 @@ public static class WriteSide
         int parts, int rowsPerPart, int batchRows, int workers, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var cpuBefore = server.CpuMicroseconds();
+        var cpuBefore = server.CpuSplit();
         await api.SubmitAsync(clientKey, scheduleId, Enumerable.Range(0, parts).Select(p => $"{{\"part\":{p}}}"), cancellationToken);
 
         var completed = Enumerable.Range(0, parts)
@@ -67,7 +70,9 @@ public static class WriteSide
         await Task.WhenAll(running);
         await Task.WhenAll(completed.Select(c => c.Task));
         clock.Stop();
-        return new IngestResult(scheduleId, (long)parts * rowsPerPart, clock.Elapsed, server.CpuMicroseconds() - cpuBefore);
+        var cpuAfter = server.CpuSplit();
+        return new IngestResult(scheduleId, (long)parts * rowsPerPart, clock.Elapsed,
+            cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also) { DatabaseCpuUs = cpuAfter.Also - cpuBefore.Also };
     }
 
     /// <summary>

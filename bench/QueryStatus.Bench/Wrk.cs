@@ -13,7 +13,11 @@ public sealed record Slice(
     double P99Ms,
     double ServerCpuUsPerRequest,
     long Non2xx,
-    string SocketErrors);
+    string SocketErrors)
+{
+    /// <summary>The part of <see cref="ServerCpuUsPerRequest"/> spent by the server's database (<see cref="Server.AlsoCount"/>).</summary>
+    public double DatabaseCpuUsPerRequest { get; init; }
+}
 
 /// <summary>Runs wrk (<c>-t2 --latency</c>) against one URL and reads its report.</summary>
 public static partial class Wrk
@@ -55,7 +59,7 @@ public static partial class Wrk
         }
         info.ArgumentList.Add(url);
 
-        var cpuBefore = server.CpuMicroseconds();
+        var cpuBefore = server.CpuSplit();
         using var process = Process.Start(info) ?? throw new BenchException("could not start wrk");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -70,13 +74,14 @@ public static partial class Wrk
             process.Kill(entireProcessTree: true);
             throw new BenchException($"wrk did not finish within {seconds + 30} s ({label}).");
         }
-        var cpuAfter = server.CpuMicroseconds();
+        var cpuAfter = server.CpuSplit();
         var output = await stdout;
         if (process.ExitCode != 0)
         {
             throw new BenchException($"wrk failed ({label}, exit {process.ExitCode}):\n{output}\n{await stderr}");
         }
-        return Parse(label, output, cpuAfter - cpuBefore);
+        var slice = Parse(label, output, cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also);
+        return slice with { DatabaseCpuUsPerRequest = slice.Requests > 0 ? (double)(cpuAfter.Also - cpuBefore.Also) / slice.Requests : double.NaN };
     }
 
     public static Slice Parse(string label, string output, long serverCpuUs)
