@@ -18,8 +18,11 @@ public sealed record Throughput(string Label, long Rows, TimeSpan Elapsed, long 
         new(label, ingest.Rows, ingest.Elapsed, ingest.ServerCpuUs, ingest.DatabaseCpuUs);
 }
 
-/// <summary>One line of pg_stat_statements: calls, mean planning and execution time (planning: 0 unless tracked), total time.</summary>
-public sealed record Statement(string Query, long Calls, double MeanPlanMs, double MeanExecMs, double TotalMs);
+/// <summary>
+/// One line of pg_stat_statements: calls, how many of them were planned, planning time per call (0 unless tracked; a
+/// prepared statement is not planned on every call), mean execution time, total time.
+/// </summary>
+public sealed record Statement(string Query, long Calls, long Plans, double MeanPlanMs, double MeanExecMs, double TotalMs);
 
 /// <summary>
 /// What one status request cost in the database: statements, client → server TCP flights (round trips), and CPU of the
@@ -216,7 +219,8 @@ public sealed partial class PostgresReference(PostgresCluster cluster, string co
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             """
-            SELECT regexp_replace(s.query, '\s+', ' ', 'g'), s.calls, s.mean_plan_time, s.mean_exec_time, s.total_plan_time + s.total_exec_time
+            SELECT regexp_replace(s.query, '\s+', ' ', 'g'), s.calls, s.plans, s.total_plan_time / greatest(s.calls, 1), s.mean_exec_time,
+                   s.total_plan_time + s.total_exec_time
             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
             WHERE d.datname = $1 ORDER BY s.total_plan_time + s.total_exec_time DESC LIMIT $2
             """, connection);
@@ -226,7 +230,8 @@ public sealed partial class PostgresReference(PostgresCluster cluster, string co
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            statements.Add(new Statement(reader.GetString(0), reader.GetInt64(1), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4)));
+            statements.Add(new Statement(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetDouble(3), reader.GetDouble(4),
+                reader.GetDouble(5)));
         }
         return statements;
     }

@@ -423,7 +423,8 @@ namespace QueryStatus.Bench
         {
             foreach (var st in statements)
             {
-                Log($"     {st.Calls,9:N0} × {st.MeanExecMs,8:F3} ms (plan {st.MeanPlanMs:F3} ms) = {st.TotalMs / 1000,7:F2} s  {Shorten(st.Query, 100)}");
+                Log($"     {st.Calls,9:N0} × {st.MeanExecMs,8:F3} ms (planned {st.Plans:N0} times, {st.MeanPlanMs:F3} ms per call) = " +
+                    $"{st.TotalMs / 1000,7:F2} s  {Shorten(st.Query, 90)}");
             }
         }
 
@@ -1020,13 +1021,13 @@ namespace QueryStatus.Bench
         private static void AppendStatements(StringBuilder md, IEnumerable<(string Phase, List<Statement> Statements)> phases)
         {
             md.AppendLine();
-            md.AppendLine("| phase | calls | mean plan ms | mean exec ms | total s | statement |");
-            md.AppendLine("|---|---:|---:|---:|---:|---|");
+            md.AppendLine("| phase | calls | planned | plan ms per call | mean exec ms | total s | statement |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---|");
             foreach (var (phase, statements) in phases)
             {
                 foreach (var st in statements.Take(5))
                 {
-                    md.AppendLine($"| {phase} | {st.Calls:N0} | {st.MeanPlanMs:F3} | {st.MeanExecMs:F3} | {st.TotalMs / 1000:F2} | " +
+                    md.AppendLine($"| {phase} | {st.Calls:N0} | {st.Plans:N0} | {st.MeanPlanMs:F3} | {st.MeanExecMs:F3} | {st.TotalMs / 1000:F2} | " +
                         $"`{Shorten(st.Query, 400).Replace("|", "\\|")}` |");
                 }
             }
