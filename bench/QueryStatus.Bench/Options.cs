@@ -37,6 +37,9 @@ public sealed class Options
     public TimeSpan SoakRetention { get; private set; } = TimeSpan.FromMinutes(1);
     public TimeSpan SoakSweep { get; private set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Rounds of the wake-up benchmark (0: not that benchmark).</summary>
+    public int WakeupRounds { get; private set; }
+
     /// <summary>Queries per client group of the long-poll benchmark (0: not that benchmark).</summary>
     public int LongPollQueries { get; private set; }
 
@@ -122,6 +125,9 @@ public sealed class Options
                 case "--soak-sweep":
                     o.SoakSweep = TimeSpan.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
+                case "--wakeups":
+                    o.WakeupRounds = int.Parse(Next(), CultureInfo.InvariantCulture);
+                    break;
                 case "--long-poll":
                     o.LongPollQueries = int.Parse(Next(), CultureInfo.InvariantCulture);
                     break;
@@ -176,6 +182,7 @@ public sealed class Options
         "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
         "       bench/run.sh --long-poll QUERIES [--markdown FILE]\n" +
+        "       bench/run.sh --wakeups ROUNDS   wake-up latency of a waiting lease across two instances on PostgreSQL\n" +
         "  --long-poll requests per finished query (10-60 s queries): polling every second vs long-polls, QUERIES per group (~70 s)\n" +
         "  --soak      sustained traffic for MINUTES (clients, workers, stops, expiry), memory sampled every 10 s; exits 1 unless\n" +
         "              RSS stays flat, nothing is lost and the store gives everything back (see bench/RESULTS.md)\n" +

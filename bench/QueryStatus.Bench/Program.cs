@@ -32,7 +32,9 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) => servers.ForEach(s => s.Dispose(
 
 try
 {
-    var report = options.LongPollQueries > 0
+    var report = options.WakeupRounds > 0
+        ? await WakeupBench.RunReportAsync(options.WakeupRounds, workDir, cancel.Token)
+        : options.LongPollQueries > 0
         ? await LongPollBench.RunReportAsync(options.LongPollQueries, workDir, cancel.Token)
         : options.SoakMinutes > 0
         ? await new Soak(options, servers, workDir).RunAsync(cancel.Token)
