@@ -89,14 +89,12 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
             {
                 logger.LogWarning(e, "The PostgreSQL wake-up connection broke; opening it again in {Pause}.", pause);
                 // Waiters can no longer count on being woken: each looks now (and answers 503 if the database is gone).
-                Wake();
-                changes?.PublishAll();
+                WakeEveryone();
                 await connection.DisposeAsync();
                 connection = await ReopenAsync(pause, stopping);
                 pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 // Whatever was notified while the connection was down is lost: let every waiter look again.
-                Wake();
-                changes?.PublishAll();
+                WakeEveryone();
             }
         }
         await connection.DisposeAsync();
@@ -136,6 +134,13 @@ public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<Postgre
         {
             // Not ours (someone else notifying on the channel): nothing to wake.
         }
+    }
+
+    /// <summary>Every waiter of this instance looks again: lease calls and status long-polls.</summary>
+    private void WakeEveryone()
+    {
+        Wake();
+        changes?.PublishAll();
     }
 
     private void Wake() => Interlocked.Exchange(ref _signal, NewSignal()).TrySetResult();
