@@ -26,7 +26,10 @@ public static class QueryStatusClientExtensions
         services.TryAddSingleton(TimeProvider.System);
         var builder = services.AddHttpClient<QueryStatusClient>((sp, http) =>
                 http.BaseAddress = WithTrailingSlash(sp.GetRequiredService<IOptions<QueryStatusClientOptions>>().Value.BaseAddress))
-            .AddHttpMessageHandler<CredentialHandler>();
+            .AddHttpMessageHandler<CredentialHandler>()
+            // The factory's default HTTP logging hands header values, the credential included, unredacted to structured
+            // sinks at Trace level (as the worker library found): the credential must never reach a log, so it is off.
+            .RemoveAllLoggers();
         builder.AddStandardResilienceHandler().Configure((resilience, sp) =>
         {
             var options = sp.GetRequiredService<IOptions<QueryStatusClientOptions>>().Value;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using QueryStatus.Client;
 using QueryStatus.Api.Tests.Infrastructure;
 using static QueryStatus.Api.Tests.Infrastructure.ClientKit;
@@ -92,6 +93,26 @@ public sealed class QueryStatusClientTests : IDisposable
 
         Assert.Equal((401, "UNAUTHORIZED"), (error.StatusCode, error.Code));
         Assert.DoesNotContain("qs_not_a_key", error.Message);
+    }
+
+    [Fact]
+    public async Task TheApiKeyReachesNoLogRecordEvenAtTrace()
+    {
+        const string key = "qs_test_primary_key_0001";
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddFakeLogging());
+        services.AddQueryStatusClient(o => { o.BaseAddress = factory.Server.BaseAddress; o.ApiKey = key; })
+            .ConfigurePrimaryHttpMessageHandler(() => factory.Server.CreateHandler());
+        await using var provider = services.BuildServiceProvider();
+
+        await Assert.ThrowsAsync<QueryStatusException>(() => provider.GetRequiredService<QueryStatusClient>().GetStatusAsync("no_such_query"));
+
+        var records = provider.GetRequiredService<Microsoft.Extensions.Logging.Testing.FakeLogCollector>().GetSnapshot();
+        Assert.All(records, r =>
+        {
+            Assert.DoesNotContain(key, r.Message);
+            Assert.DoesNotContain(key, string.Join(";", r.StructuredState?.Select(p => p.Value) ?? []));
+        });
     }
 
     [Fact]
