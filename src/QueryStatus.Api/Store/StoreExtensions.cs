@@ -36,6 +36,8 @@ public static class StoreExtensions
         services.AddSingleton<InMemoryScheduleStore>();
         services.AddSingleton(sp => PostgresDataSource.Build(
             sp.GetRequiredService<IOptions<StoreOptions>>().Value.ConnectionString!, sp.GetRequiredService<ILoggerFactory>()));
+        services.AddKeyedSingleton(PostgresDataSource.Sessions, (sp, _) => PostgresDataSource.BuildSessions(
+            sp.GetRequiredService<IOptions<StoreOptions>>().Value.ConnectionString!, sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<PostgresWakeups>();
         services.AddSingleton(sp => new PostgresScheduleStore(
             sp.GetRequiredService<NpgsqlDataSource>(),

@@ -2,9 +2,16 @@ using Npgsql;
 
 namespace QueryStatus.Api.Store.Postgres;
 
-/// <summary>The store's one <see cref="NpgsqlDataSource"/>: the operator's connection string, with our timeouts where it names none.</summary>
+/// <summary>
+/// The store's <see cref="NpgsqlDataSource"/>s, both from the operator's one connection string with our defaults where it
+/// names none: <see cref="Build"/> for the store's statements (multiplexed), <see cref="BuildSessions"/> for what needs
+/// a connection of its own for a while (the wake-up listener, the migration lock).
+/// </summary>
 public static class PostgresDataSource
 {
+    /// <summary>The DI key of the data source from <see cref="BuildSessions"/>.</summary>
+    public const string Sessions = "QueryStatus.PostgresSessions";
+
     /// <summary>
     /// Seconds to wait for a connection (Npgsql's default is 15): a database that is down or unreachable turns into a 503
     /// with <c>Retry-After</c> within a few seconds, instead of a request that hangs while clients time out.
@@ -24,7 +31,19 @@ public static class PostgresDataSource
     /// </summary>
     public const int MaxAutoPrepare = 32;
 
-    public static NpgsqlDataSource Build(string connectionString, ILoggerFactory loggerFactory)
+    /// <summary>The data source of the store's statements and transactions.</summary>
+    public static NpgsqlDataSource Build(string connectionString, ILoggerFactory loggerFactory) =>
+        Create(connectionString, loggerFactory, sessions: false);
+
+    /// <summary>
+    /// A data source whose connections are each one server session: <c>LISTEN</c> with <c>WaitAsync</c> and session-level
+    /// advisory locks need that, and a multiplexed connection is not one (Npgsql refuses <c>Wait</c> on it and may send
+    /// its statements through different physical connections).
+    /// </summary>
+    public static NpgsqlDataSource BuildSessions(string connectionString, ILoggerFactory loggerFactory) =>
+        Create(connectionString, loggerFactory, sessions: true);
+
+    private static NpgsqlDataSource Create(string connectionString, ILoggerFactory loggerFactory, bool sessions)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString).UseLoggerFactory(loggerFactory);
         var given = new NpgsqlConnectionStringBuilder(connectionString);
@@ -40,6 +59,17 @@ public static class PostgresDataSource
         if (!Names(given, "Max Auto Prepare"))
         {
             settings.MaxAutoPrepare = MaxAutoPrepare;
+        }
+        if (sessions)
+        {
+            settings.Multiplexing = false;
+        }
+        else if (!Names(given, "Multiplexing"))
+        {
+            // Statements outside a transaction (the status poll) share physical connections, written and read in batches:
+            // bench/RESULTS.md measured PostgreSQL's CPU per poll 133 → 73 µs and the service's poll rate 0.19 → 0.29 of
+            // the in-memory store's. A transaction still has its connection to itself.
+            settings.Multiplexing = true;
         }
         if (!Names(given, "No Reset On Close"))
         {

@@ -19,7 +19,7 @@ public sealed class PostgresStartup(IOptions<StoreOptions> options, IServiceProv
         }
         if (options.Value.Postgres.Migrate)
         {
-            var applied = await PostgresMigrator.MigrateAsync(services.GetRequiredService<NpgsqlDataSource>(), logger, cancellationToken);
+            var applied = await PostgresMigrator.MigrateAsync(services.GetRequiredKeyedService<NpgsqlDataSource>(PostgresDataSource.Sessions), logger, cancellationToken);
             logger.LogInformation("PostgreSQL schema up to date ({Applied} scripts applied now)", applied.Count);
         }
         await services.GetRequiredService<PostgresWakeups>().StartAsync(cancellationToken);

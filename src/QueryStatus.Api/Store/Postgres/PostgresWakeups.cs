@@ -13,7 +13,7 @@ namespace QueryStatus.Api.Store.Postgres;
 /// woken once, since notifications sent meanwhile are lost: each looks again. Notifications carry no payload: a waiter
 /// only needs to know that it is worth looking.
 /// </remarks>
-public sealed class PostgresWakeups(NpgsqlDataSource dataSource, ILogger<PostgresWakeups> logger, ScheduleChanges? changes = null)
+public sealed class PostgresWakeups([FromKeyedServices(PostgresDataSource.Sessions)] NpgsqlDataSource dataSource, ILogger<PostgresWakeups> logger, ScheduleChanges? changes = null)
     : IAsyncDisposable
 {
     public const string Channel = "querystatus_work";

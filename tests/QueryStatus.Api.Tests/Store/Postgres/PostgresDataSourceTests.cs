@@ -15,18 +15,30 @@ public sealed class PostgresDataSourceTests
         var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
         Assert.Equal((PostgresDataSource.ConnectTimeoutSeconds, PostgresDataSource.CommandTimeoutSeconds), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((5, 10), (settings.Timeout, settings.CommandTimeout));
-        Assert.Equal((32, true), (settings.MaxAutoPrepare, settings.NoResetOnClose));
+        Assert.Equal((32, true, true), (settings.MaxAutoPrepare, settings.NoResetOnClose, settings.Multiplexing));
     }
 
     [Theory]
-    [InlineData("Host=127.0.0.1;Timeout=30;Command Timeout=60;Max Auto Prepare=0;No Reset On Close=false")]
-    [InlineData("Host=127.0.0.1;timeout=30;CommandTimeout=60;MaxAutoPrepare=0;NoResetOnClose=false")]
+    [InlineData("Host=127.0.0.1;Username=qs")]
+    [InlineData("Host=127.0.0.1;Username=qs;Multiplexing=true")]
+    public void TheSessionsDataSourceNeverMultiplexesAndKeepsTheOtherDefaults(string connectionString)
+    {
+        using var data = PostgresDataSource.BuildSessions(connectionString, NullLoggerFactory.Instance);
+
+        var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
+        Assert.False(settings.Multiplexing);
+        Assert.Equal((5, 10, 32), (settings.Timeout, settings.CommandTimeout, settings.MaxAutoPrepare));
+    }
+
+    [Theory]
+    [InlineData("Host=127.0.0.1;Timeout=30;Command Timeout=60;Max Auto Prepare=0;No Reset On Close=false;Multiplexing=false")]
+    [InlineData("Host=127.0.0.1;timeout=30;CommandTimeout=60;MaxAutoPrepare=0;NoResetOnClose=false;multiplexing=false")]
     public void TimeoutsNamedInTheConnectionStringAreKept(string connectionString)
     {
         using var data = PostgresDataSource.Build(connectionString, NullLoggerFactory.Instance);
 
         var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
         Assert.Equal((30, 60), (settings.Timeout, settings.CommandTimeout));
-        Assert.Equal((0, false), (settings.MaxAutoPrepare, settings.NoResetOnClose));
+        Assert.Equal((0, false, false), (settings.MaxAutoPrepare, settings.NoResetOnClose, settings.Multiplexing));
     }
 }
