@@ -405,7 +405,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// <summary>
     /// A run's status, counters and page in one statement: one round trip and one snapshot of the database, so that
     /// the page always belongs to the status beside it. The snapshot's columns repeat on each of the page's slices
-    /// (a handful of rows; a run with no page gives one row with no slice).
+    /// (a handful of rows, in no particular order; a run with no page gives one row with no slice).
     /// </summary>
     private static async Task<StatusSnapshot?> SnapshotAsync(
         NpgsqlConnection connection, string where, object[] parameters, PageWindow window, CancellationToken cancellationToken)
@@ -423,9 +423,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running
                 FROM runs r WHERE {where}
             )
-            SELECT s.*, p.slice
+            SELECT s.*, p.slice, p.first_row
             FROM s LEFT JOIN LATERAL ({RowChunks.PageSlicesSql("s.run_id", $"${first}::bigint", $"${first + 1}::bigint")}) p ON true
-            ORDER BY p.first_row
             """, [.. parameters, start, end]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -438,18 +437,17 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         var expiresAt = reader.IsDBNull(5) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(5);
         var total = status == ScheduleStatus.Success ? reader.GetInt64(6) : 0;
         var (ready, tasks, queued, running) = (reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10));
-        var segments = new List<ReadOnlyMemory<byte>>();
+        var slices = new RowChunks.PageSlices();
         do
         {
             if (!reader.IsDBNull(11))
             {
-                RowChunks.AddSlice(segments, reader.GetFieldValue<byte[]>(11));
+                slices.Add(reader.GetInt64(12), reader.GetFieldValue<byte[]>(11));
             }
         }
         while (await reader.ReadAsync(cancellationToken));
         (start, end) = window.Resolve(total);
-        var page = end > start ? new RowPage(start, end, [.. segments]) : RowPage.Empty(start);
-        return new StatusSnapshot(scheduleId, status, ready, tasks, queued, running, failure, expiresAt, total, page);
+        return new StatusSnapshot(scheduleId, status, ready, tasks, queued, running, failure, expiresAt, total, slices.ToPage(start, end));
     }
 
     /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>
