@@ -189,11 +189,28 @@ public sealed partial class PostgresScheduleStore
             var expires = now + leaseDuration;
             await ExecuteAsync(connection, "UPDATE tasks SET lease_expires_at = $2 WHERE task_id = $1", [taskId, expires], cancellationToken);
             return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Running, Attempt: task.Attempt, LeaseExpiresAt: expires);
-        }, cancellationToken);
+        }, cancellationToken, RunLock.Shared);
 
     public async ValueTask<TaskOutcome> AppendRowsAsync(
-        string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken) =>
-        await TaskCallAsync(taskId, lockLicense: false, async (connection, now, task) =>
+        string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken)
+    {
+        // Batches of one run are written side by side (the run shared); when the run's row count, checked before the
+        // copy, has meanwhile grown past the limit through another batch, the copy is rolled back and the call made
+        // once more holding the run alone, where the check is exact and fails the run.
+        try
+        {
+            return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Shared, cancellationToken);
+        }
+        catch (RowLimitPassedMeanwhile)
+        {
+            return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Exclusive, cancellationToken);
+        }
+    }
+
+    private Task<TaskOutcome> AppendRowsAsync(
+        string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, RunLock runLock,
+        CancellationToken cancellationToken) =>
+        TaskCallAsync(taskId, lockLicense: false, async (connection, now, task) =>
         {
             if (Refusal(task, leaseToken) is { } refused)
             {
@@ -218,9 +235,15 @@ public sealed partial class PostgresScheduleStore
             {
                 return running with { Result = WriteResult.Duplicate };
             }
-            await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, batch, rows, cancellationToken);
+            if (!await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, batch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
+            {
+                throw new RowLimitPassedMeanwhile();
+            }
             return running with { RowsAccepted = rows.Count };
-        }, cancellationToken);
+        }, cancellationToken, runLock);
+
+    /// <summary>Rolls an append's transaction back: another batch took the run's last rows after this one's check.</summary>
+    private sealed class RowLimitPassedMeanwhile() : Exception("The run's row limit was reached by another batch meanwhile.");
 
     public async ValueTask<TaskOutcome> CompleteAsync(
         string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries,
@@ -243,7 +266,8 @@ public sealed partial class PostgresScheduleStore
             }
             if (rows.Count > 0)
             {
-                await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, cancellationToken);
+                // Holding the run alone, the check above is exact: the rows fit.
+                await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken);
             }
             await ExecuteAsync(connection,
                 "UPDATE tasks SET state = 'DONE', completed_token = lease_token, lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1",
@@ -282,9 +306,25 @@ public sealed partial class PostgresScheduleStore
             return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Failed, Attempt: task.Attempt);
         }, cancellationToken);
 
+    /// <summary>How a task call holds the task's run until it commits.</summary>
+    private enum RunLock
+    {
+        /// <summary>
+        /// Alone (<c>FOR UPDATE</c>): for calls that may finish the run or change its tasks. The default.
+        /// </summary>
+        Exclusive,
+
+        /// <summary>
+        /// Shared with other such calls (<c>FOR KEY SHARE</c>), for calls that only add to one task (a row batch, a
+        /// heartbeat): they go on side by side, while a stop, a finish or a failure of the run waits for them, and they for it.
+        /// </summary>
+        Shared,
+    }
+
     /// <summary>A task call: the task found, then its license (when the call may change the queue), run and task locked in that order.</summary>
     private Task<TaskOutcome> TaskCallAsync(
-        string taskId, bool lockLicense, Func<NpgsqlConnection, DateTimeOffset, TaskRow, Task<TaskOutcome>> body, CancellationToken cancellationToken) =>
+        string taskId, bool lockLicense, Func<NpgsqlConnection, DateTimeOffset, TaskRow, Task<TaskOutcome>> body, CancellationToken cancellationToken,
+        RunLock runLock = RunLock.Exclusive) =>
         WriteAsync(exclusive: false, async (connection, now) =>
         {
             var owner = await ReadRowAsync(connection, "SELECT run_id, license_id FROM tasks WHERE task_id = $1",
@@ -298,8 +338,8 @@ public sealed partial class PostgresScheduleStore
                 await ExecuteAsync(connection, "SELECT 1 FROM licenses WHERE license_id = $1 FOR UPDATE", [owner.LicenseId], cancellationToken);
             }
             var task = await ReadRowAsync(connection,
-                """
-                WITH run AS (SELECT run_id, status, held_rows FROM runs WHERE run_id = $2 FOR UPDATE)
+                $"""
+                WITH run AS (SELECT run_id, status, held_rows FROM runs WHERE run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE" : "FOR UPDATE")})
                 SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status, run.held_rows
                 FROM tasks t JOIN run ON run.run_id = t.run_id
                 WHERE t.task_id = $1

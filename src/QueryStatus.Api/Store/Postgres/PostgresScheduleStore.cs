@@ -139,7 +139,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 {
                     rows[i] = schedule.Rows.Get(i);
                 }
-                await RowChunks.WriteAsync(connection, runId, ids.Length > 0 ? ids[0] : RowChunks.RunOwnTaskId(runId), 1, 0, rows, cancellationToken);
+                await RowChunks.WriteAsync(connection, runId, ids.Length > 0 ? ids[0] : RowChunks.RunOwnTaskId(runId), 1, 0, rows, long.MaxValue, cancellationToken);
                 await SealResultAsync(connection, runId, cancellationToken);
             }
             await NotifyAsync(connection, cancellationToken);

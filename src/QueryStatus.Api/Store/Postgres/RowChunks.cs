@@ -63,36 +63,42 @@ public static class RowChunks
 
     /// <summary>
     /// Stages a batch's rows for a task attempt, in the caller's transaction, and counts them in the run's
-    /// <c>held_rows</c>; returns the rows' byte count.
+    /// <c>held_rows</c> unless that would pass <paramref name="maxHeldRows"/>: then it answers false and the caller must
+    /// roll the transaction back (the rows were copied already).
     /// </summary>
-    public static async Task<long> WriteAsync(
+    /// <remarks>
+    /// The count is added after the copy, so the run's row is locked only from then until the commit: batches of one run
+    /// written at once (several workers, several instances) copy side by side and take turns only for that update. Its
+    /// condition is evaluated on the latest count, so the limit holds exactly however many write at once.
+    /// </remarks>
+    public static async Task<bool> WriteAsync(
         NpgsqlConnection connection, long runId, string taskId, int attempt, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows,
-        CancellationToken cancellationToken)
+        long maxHeldRows, CancellationToken cancellationToken)
     {
-        long bytes = 0;
-        await using var copy = await connection.BeginBinaryImportAsync(
+        await using (var copy = await connection.BeginBinaryImportAsync(
             "COPY row_chunks (run_id, task_id, attempt, batch, seq, row_count, bytes, offsets) FROM STDIN (FORMAT BINARY)",
-            cancellationToken);
-        foreach (var chunk in Split(rows))
+            cancellationToken))
         {
-            await copy.StartRowAsync(cancellationToken);
-            await copy.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
-            await copy.WriteAsync(taskId, NpgsqlDbType.Text, cancellationToken);
-            await copy.WriteAsync(attempt, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(batch, NpgsqlDbType.Bigint, cancellationToken);
-            await copy.WriteAsync(chunk.Seq, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(chunk.RowCount, NpgsqlDbType.Integer, cancellationToken);
-            await copy.WriteAsync(chunk.Bytes, NpgsqlDbType.Bytea, cancellationToken);
-            await copy.WriteAsync(chunk.Offsets, NpgsqlDbType.Array | NpgsqlDbType.Integer, cancellationToken);
-            bytes += chunk.Bytes.Length - (chunk.RowCount - 1);
+            foreach (var chunk in Split(rows))
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(runId, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(taskId, NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(attempt, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(batch, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(chunk.Seq, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(chunk.RowCount, NpgsqlDbType.Integer, cancellationToken);
+                await copy.WriteAsync(chunk.Bytes, NpgsqlDbType.Bytea, cancellationToken);
+                await copy.WriteAsync(chunk.Offsets, NpgsqlDbType.Array | NpgsqlDbType.Integer, cancellationToken);
+            }
+            await copy.CompleteAsync(cancellationToken);
         }
-        await copy.CompleteAsync(cancellationToken);
-        await copy.DisposeAsync();
-        await using var held = new NpgsqlCommand("UPDATE runs SET held_rows = held_rows + $2 WHERE run_id = $1", connection);
+        await using var held = new NpgsqlCommand(
+            "UPDATE runs SET held_rows = held_rows + $2 WHERE run_id = $1 AND held_rows + $2 <= $3", connection);
         held.Parameters.Add(new NpgsqlParameter { Value = runId });
         held.Parameters.Add(new NpgsqlParameter { Value = (long)rows.Count });
-        await held.ExecuteNonQueryAsync(cancellationToken);
-        return bytes;
+        held.Parameters.Add(new NpgsqlParameter { Value = maxHeldRows });
+        return await held.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>Discards what a task attempt staged (its lease ended without completing), in the caller's transaction.</summary>

@@ -1536,6 +1536,46 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BatchesOfOneRunWrittenAtOnceAllCount()
+    {
+        var store = NewStore(s => { s.DefaultMaxConcurrentTasks = 8; s.MaxRowsPerRun = 24; });
+        var license = NewLicenseId();
+        var id = await SubmitOkAsync(store, license, "a", 8);
+        var leased = await LeaseAsync(store, 8);
+
+        var answers = await Task.WhenAll(leased.Select((task, i) =>
+            Task.Run(() => AppendAsync(store, task, 0, Row($"{i}-0"), Row($"{i}-1"), Row($"{i}-2")))));
+
+        Assert.All(answers, a => Assert.Equal((WriteResult.Ok, 3L), (a.Result, a.RowsAccepted)));
+        foreach (var task in leased)
+        {
+            await CompleteOkAsync(store, task);
+        }
+        var status = await StatusAsync(store, license, id);
+        Assert.Equal((ScheduleStatus.Success, 24L), (status.Status, status.TotalRows));
+    }
+
+    [Fact]
+    public async Task BatchesOfOneRunWrittenAtOnceNeverPassMaxRowsPerRun()
+    {
+        var store = NewStore(s => { s.DefaultMaxConcurrentTasks = 8; s.MaxRowsPerRun = 10; });
+        var license = NewLicenseId();
+        var id = await SubmitOkAsync(store, license, "a", 8);
+        var leased = await LeaseAsync(store, 8);
+
+        var answers = await Task.WhenAll(leased.Select((task, i) =>
+            Task.Run(() => AppendAsync(store, task, 0, Row($"{i}-0"), Row($"{i}-1"), Row($"{i}-2")))));
+
+        // Whichever came first, at most three batches fit; the one that did not failed the run, and the rest found it ended.
+        var accepted = answers.Where(a => a.Result == WriteResult.Ok).ToList();
+        Assert.InRange(accepted.Count, 0, 3);
+        Assert.Single(answers, a => a.Refusal == TaskRefusal.ResultTooLarge);
+        Assert.All(answers.Where(a => a.Result != WriteResult.Ok && a.Refusal != TaskRefusal.ResultTooLarge),
+            a => Assert.Equal(TaskRefusal.QueryEnded, a.Refusal));
+        AssertFailure(await StatusAsync(store, license, id), "RESULT_TOO_LARGE");
+    }
+
+    [Fact]
     public async Task ACompletionSentConcurrentlyIsAppliedOnce()
     {
         var store = NewStore();

@@ -130,8 +130,8 @@ public sealed class RowChunksTests
             return runId;
         }
 
-        public Task<long> WriteAsync(long runId, string task, int attempt, long batch, string[] rows) =>
-            RowChunks.WriteAsync(Connection, runId, task, attempt, batch, rows.Select(Utf8).ToArray(), CancellationToken.None);
+        public Task<bool> WriteAsync(long runId, string task, int attempt, long batch, string[] rows, long maxHeldRows = long.MaxValue) =>
+            RowChunks.WriteAsync(Connection, runId, task, attempt, batch, rows.Select(Utf8).ToArray(), maxHeldRows, CancellationToken.None);
 
         public Task<RowPage> PageAsync(long runId, long start, long end) =>
             RowChunks.ReadPageAsync(Connection, runId, start, end, CancellationToken.None);
