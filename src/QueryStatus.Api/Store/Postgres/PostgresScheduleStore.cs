@@ -442,7 +442,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         {
             if (!reader.IsDBNull(11))
             {
-                slices.Add(reader.GetInt64(12), reader.GetFieldValue<byte[]>(11));
+                slices.Add(reader.GetInt64(12), RowChunks.ReadSlice(reader, 11));
             }
         }
         while (await reader.ReadAsync(cancellationToken));
