@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using QueryStatus.Api.Store.Postgres;
+using QueryStatus.Api.Tests.Infrastructure;
 
 namespace QueryStatus.Api.Tests.Store.Postgres;
 
@@ -16,6 +17,24 @@ public sealed class PostgresDataSourceTests
         Assert.Equal((PostgresDataSource.ConnectTimeoutSeconds, PostgresDataSource.CommandTimeoutSeconds), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((5, 10), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((32, true, true), (settings.MaxAutoPrepare, settings.NoResetOnClose, settings.Multiplexing));
+        Assert.Equal("-c plan_cache_mode=force_generic_plan", settings.Options);
+    }
+
+    [Fact]
+    public async Task EveryConnectionPlansPreparedStatementsGenerically()
+    {
+        await using var data = PostgresDataSource.Build(await PostgresServer.CreateDatabaseAsync(), NullLoggerFactory.Instance);
+        await using var command = data.CreateCommand("SHOW plan_cache_mode");
+
+        Assert.Equal("force_generic_plan", await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public void OptionsNamedInTheConnectionStringReplaceTheGenericPlanSetting()
+    {
+        using var data = PostgresDataSource.Build("Host=127.0.0.1;Options=-c statement_timeout=5000", NullLoggerFactory.Instance);
+
+        Assert.Equal("-c statement_timeout=5000", new NpgsqlConnectionStringBuilder(data.ConnectionString).Options);
     }
 
     [Theory]
