@@ -1538,13 +1538,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     [Fact]
     public async Task BatchesOfOneRunWrittenAtOnceAllCount()
     {
-        var store = NewStore(s => { s.DefaultMaxConcurrentTasks = 8; s.MaxRowsPerRun = 24; });
-        var license = NewLicenseId();
-        var id = await SubmitOkAsync(store, license, "a", 8);
-        var leased = await LeaseAsync(store, 8);
-
-        var answers = await Task.WhenAll(leased.Select((task, i) =>
-            Task.Run(() => AppendAsync(store, task, 0, Row($"{i}-0"), Row($"{i}-1"), Row($"{i}-2")))));
+        var (store, license, id, leased, answers) = await EightBatchesOfThreeAtOnceAsync(maxRowsPerRun: 24);
 
         Assert.All(answers, a => Assert.Equal((WriteResult.Ok, 3L), (a.Result, a.RowsAccepted)));
         foreach (var task in leased)
@@ -1558,21 +1552,27 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     [Fact]
     public async Task BatchesOfOneRunWrittenAtOnceNeverPassMaxRowsPerRun()
     {
-        var store = NewStore(s => { s.DefaultMaxConcurrentTasks = 8; s.MaxRowsPerRun = 10; });
-        var license = NewLicenseId();
-        var id = await SubmitOkAsync(store, license, "a", 8);
-        var leased = await LeaseAsync(store, 8);
-
-        var answers = await Task.WhenAll(leased.Select((task, i) =>
-            Task.Run(() => AppendAsync(store, task, 0, Row($"{i}-0"), Row($"{i}-1"), Row($"{i}-2")))));
+        var (store, license, id, _, answers) = await EightBatchesOfThreeAtOnceAsync(maxRowsPerRun: 10);
 
         // Whichever came first, at most three batches fit; the one that did not failed the run, and the rest found it ended.
-        var accepted = answers.Where(a => a.Result == WriteResult.Ok).ToList();
-        Assert.InRange(accepted.Count, 0, 3);
+        Assert.InRange(answers.Count(a => a.Result == WriteResult.Ok), 0, 3);
         Assert.Single(answers, a => a.Refusal == TaskRefusal.ResultTooLarge);
         Assert.All(answers.Where(a => a.Result != WriteResult.Ok && a.Refusal != TaskRefusal.ResultTooLarge),
             a => Assert.Equal(TaskRefusal.QueryEnded, a.Refusal));
         AssertFailure(await StatusAsync(store, license, id), "RESULT_TOO_LARGE");
+    }
+
+    /// <summary>One run of eight sub-queries, all leased, each sending a batch of three rows at the same time.</summary>
+    private async Task<(IScheduleStore Store, string License, string Id, IReadOnlyList<LeasedTask> Leased, TaskOutcome[] Answers)>
+        EightBatchesOfThreeAtOnceAsync(int maxRowsPerRun)
+    {
+        var store = NewStore(s => { s.DefaultMaxConcurrentTasks = 8; s.MaxRowsPerRun = maxRowsPerRun; });
+        var license = NewLicenseId();
+        var id = await SubmitOkAsync(store, license, "a", 8);
+        var leased = await LeaseAsync(store, 8);
+        var answers = await Task.WhenAll(leased.Select((task, i) =>
+            Task.Run(() => AppendAsync(store, task, 0, Row($"{i}-0"), Row($"{i}-1"), Row($"{i}-2")))));
+        return (store, license, id, leased, answers);
     }
 
     [Fact]
