@@ -7,7 +7,12 @@ namespace QueryStatus.Api.Auth;
 /// What every scope policy asks, in one place: an enabled credential that grants the scope and, for client
 /// scopes, acts for a license. The framework's policies run it as their requirement, on every endpoint.
 /// </summary>
-public sealed class ScopeRequirement(string scope) : AuthorizationHandler<ScopeRequirement>, IAuthorizationRequirement
+/// <remarks>
+/// The requirement is its own handler (the framework's pass-through handler runs each requirement that is one) and
+/// answers for itself only, synchronously: <see cref="AuthorizationHandler{TRequirement}"/> would search the policy's
+/// requirements for every one of its type, through a LINQ iterator and an async method, on every request.
+/// </remarks>
+public sealed class ScopeRequirement(string scope) : IAuthorizationRequirement, IAuthorizationHandler
 {
     public string Scope { get; } = scope;
 
@@ -17,11 +22,11 @@ public sealed class ScopeRequirement(string scope) : AuthorizationHandler<ScopeR
         && user.HasScope(scope)
         && (scope == Scopes.Worker || user.FindFirst(QueryStatusClaims.LicenseId) is not null);
 
-    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
+    public Task HandleAsync(AuthorizationHandlerContext context)
     {
-        if (Permits(context.User, requirement.Scope))
+        if (Permits(context.User, Scope))
         {
-            context.Succeed(requirement);
+            context.Succeed(this);
         }
         return Task.CompletedTask;
     }
