@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
+using QueryStatus.Shared;
 
 namespace QueryStatus.Bench;
 
@@ -52,19 +51,23 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     public static async Task<PostgresCluster> StartAsync(IReadOnlyList<string> extraSettings, Action<string> log)
     {
-        var bin = FindBinaries();
+        string bin;
+        try
+        {
+            bin = LocalPostgres.FindBinaries();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new BenchException($"--store postgres: {e.Message}");
+        }
         var folder = Path.Combine(Path.GetTempPath(), $"querystatus-bench-pg-{Guid.NewGuid():N}");
         var data = Path.Combine(folder, "data");
-        Directory.CreateDirectory(folder);
-        var asRoot = Environment.UserName == "root";
-        if (asRoot)
-        {
-            await RunAsync("chown", ["postgres:postgres", folder]);
-        }
+        await LocalPostgres.CreateFolderAsync(folder);
+        var asRoot = LocalPostgres.RunsAsPostgres;
         // Loopback only, trust: nothing but this machine can reach it, and it lives as long as the run.
         await RunAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", Superuser, "--auth=trust", "--encoding=UTF8", "--no-locale"], asRoot);
 
-        var port = FreePort();
+        var port = LocalPostgres.FreePort();
         List<string> settings =
         [
             "shared_preload_libraries=pg_stat_statements", "max_connections=300",
@@ -75,12 +78,8 @@ public sealed class PostgresCluster : IAsyncDisposable
         {
             arguments.AddRange(["-c", setting]);
         }
-        // The loop stops the server (fast shutdown) when this process is gone or the server ends on its own, then deletes
-        // the cluster: a bench that is killed leaves nothing running and nothing on disk.
-        var script = $"\"$0\" \"$@\" & pg=$!; while [ -d /proc/{Environment.ProcessId} ] && kill -0 $pg 2>/dev/null; do sleep 1; done; " +
-                     $"kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{folder}'";
-        var process = Start("bash", ["-c", script, Path.Combine(bin, "postgres"), .. arguments], asRoot);
-        var ready = FollowLog(process, folder);
+        // Once the server is gone, the cluster is deleted: a bench that is killed leaves nothing running and nothing on disk.
+        var (process, ready) = LocalPostgres.StartServer(bin, folder, arguments, $"rm -rf '{folder}'");
         if (!await ready.WaitAsync(TimeSpan.FromSeconds(60)))
         {
             throw new BenchException($"PostgreSQL stopped before it accepted connections. Its log:\n{Tail(Path.Combine(folder, "server.log"))}");
@@ -215,76 +214,6 @@ public sealed class PostgresCluster : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static string FindBinaries()
-    {
-        if (Environment.GetEnvironmentVariable("QS_POSTGRES_BIN") is { Length: > 0 } configured)
-        {
-            return configured;
-        }
-        const string root = "/usr/lib/postgresql";
-        var newest = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), out var v) ? v : -1))
-                .Where(d => d.Version >= 0 && File.Exists(Path.Combine(d.Dir, "bin", "postgres")))
-                .OrderByDescending(d => d.Version)
-                .Select(d => Path.Combine(d.Dir, "bin"))
-                .FirstOrDefault()
-            : null;
-        return newest ?? throw new BenchException(
-            "--store postgres needs PostgreSQL's server binaries in /usr/lib/postgresql/N/bin (apt-get install postgresql), " +
-            "or QS_POSTGRES_BIN naming the folder that holds initdb and postgres.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static Process Start(string file, IReadOnlyList<string> arguments, bool asPostgres)
-    {
-        var info = new ProcessStartInfo(asPostgres ? "runuser" : file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (asPostgres)
-        {
-            foreach (var argument in (string[])["-u", "postgres", "--", file])
-            {
-                info.ArgumentList.Add(argument);
-            }
-        }
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        return Process.Start(info) ?? throw new BenchException($"Could not start {file}.");
-    }
-
-    /// <summary>Copies the server's log to <c>server.log</c> (nothing may block on a full pipe); true once it accepts connections.</summary>
-    private static Task<bool> FollowLog(Process server, string folder)
-    {
-        _ = server.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        var ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = Task.Run(async () =>
-        {
-            await using var log = new StreamWriter(Path.Combine(folder, "server.log")) { AutoFlush = true };
-            while (await server.StandardError.ReadLineAsync() is { } line)
-            {
-                await log.WriteLineAsync(line);
-                if (line.Contains("database system is ready to accept connections", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult(true);
-                }
-            }
-            ready.TrySetResult(false);
-        });
-        return ready.Task;
-    }
-
     private static string Tail(string file)
     {
         try
@@ -297,15 +226,16 @@ public sealed class PostgresCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The shared runner (<see cref="LocalPostgres.RunAsync"/>), its failure as the bench reports failures.</summary>
     private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres = false)
     {
-        using var process = Start(file, arguments, asPostgres);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
+        try
         {
-            throw new BenchException($"{Path.GetFileName(file)} exited with {process.ExitCode}: {await error}{await output}");
+            await LocalPostgres.RunAsync(file, arguments, asPostgres);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new BenchException(e.Message);
         }
     }
 }

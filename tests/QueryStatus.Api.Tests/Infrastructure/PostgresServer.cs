@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
+using QueryStatus.Shared;
 
 namespace QueryStatus.Api.Tests.Infrastructure;
 
@@ -133,20 +132,14 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private static async Task<PostgresServer> CreateAsync(bool isPrivate)
     {
-        var bin = FindBinaries();
+        var bin = LocalPostgres.FindBinaries();
         var folder = Path.Combine(Path.GetTempPath(), $"qs-pg-{Guid.NewGuid():N}");
         var data = Path.Combine(folder, "data");
-        Directory.CreateDirectory(folder);
-        var asRoot = Environment.UserName == "root";
-        if (asRoot)
-        {
-            await RunAsync("chown", ["postgres:postgres", folder]);
-        }
+        await LocalPostgres.CreateFolderAsync(folder);
+        await LocalPostgres.RunAsync(Path.Combine(bin, "initdb"),
+            ["-D", data, "-U", "qs", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"], LocalPostgres.RunsAsPostgres);
 
-        await RunAsync(Path.Combine(bin, "initdb"),
-            ["-D", data, "-U", "qs", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"], asRoot);
-
-        var server = new PostgresServer(bin, folder, asRoot, isPrivate, FreePort());
+        var server = new PostgresServer(bin, folder, LocalPostgres.RunsAsPostgres, isPrivate, LocalPostgres.FreePort());
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         await server.LaunchAsync();
         return server;
@@ -161,15 +154,11 @@ public sealed class PostgresServer : IAsyncDisposable
             "-c", "listen_addresses=127.0.0.1", "-c", $"port={Port}", "-c", "unix_socket_directories=",
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
         ];
-        // The loop stops the server (fast shutdown) when this process is gone or the server ends on its own, then
-        // deletes the cluster: a test host that is killed leaves nothing running and nothing on disk. A private server
-        // keeps its cluster while this process lives, so that a test can stop it and start it again.
+        // Once the server is gone, its cluster is deleted: a test host that is killed leaves nothing on disk. A private
+        // server keeps its cluster while this process lives, so that a test can stop it and start it again.
         var remove = _private ? $"[ -d /proc/{Environment.ProcessId} ] || rm -rf '{_folder}'" : $"rm -rf '{_folder}'";
-        var script = $"\"$0\" \"$@\" & pg=$!; while [ -d /proc/{Environment.ProcessId} ] && kill -0 $pg 2>/dev/null; do sleep 1; done; " +
-                     $"kill -INT $pg 2>/dev/null; wait $pg; {remove}";
-        var process = Start("bash", ["-c", script, Path.Combine(_bin, "postgres"), "-D", data, .. settings], _asPostgres);
+        var (process, ready) = LocalPostgres.StartServer(_bin, _folder, ["-D", data, .. settings], remove);
         _process = process;
-        var ready = FollowLogAsync(process, _folder);
 
         // The server's own word that it is up, not connection attempts in a loop; the guard only keeps a broken
         // installation from hanging the run.
@@ -190,7 +179,7 @@ public sealed class PostgresServer : IAsyncDisposable
         // pg_ctl stops the postmaster and all its children; the watch loop then ends.
         try
         {
-            await RunAsync(Path.Combine(_bin, "pg_ctl"), ["stop", "-D", Path.Combine(_folder, "data"), "-m", mode, "-w"], _asPostgres);
+            await LocalPostgres.RunAsync(Path.Combine(_bin, "pg_ctl"), ["stop", "-D", Path.Combine(_folder, "data"), "-m", mode, "-w"], _asPostgres);
         }
         catch (InvalidOperationException)
         {
@@ -211,92 +200,6 @@ public sealed class PostgresServer : IAsyncDisposable
         catch (IOException)
         {
             // Best effort: the folder is in the temporary directory.
-        }
-    }
-
-    private static string FindBinaries()
-    {
-        if (Environment.GetEnvironmentVariable("QS_POSTGRES_BIN") is { Length: > 0 } configured)
-        {
-            return configured;
-        }
-        const string root = "/usr/lib/postgresql";
-        var newest = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(d => (Dir: d, Version: int.TryParse(Path.GetFileName(d), out var v) ? v : -1))
-                .Where(d => d.Version >= 0 && File.Exists(Path.Combine(d.Dir, "bin", "postgres")))
-                .OrderByDescending(d => d.Version)
-                .Select(d => Path.Combine(d.Dir, "bin"))
-                .FirstOrDefault()
-            : null;
-        return newest ?? throw new InvalidOperationException(
-            "PostgreSQL's server binaries were not found in /usr/lib/postgresql/N/bin: install the 'postgresql' package " +
-            "(.ci/run does), or set QS_POSTGRES_BIN to the folder holding initdb and postgres.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static Process Start(string file, IReadOnlyList<string> arguments, bool asPostgres)
-    {
-        var info = new ProcessStartInfo(asPostgres ? "runuser" : file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (asPostgres)
-        {
-            foreach (var argument in (string[])["-u", "postgres", "--", file])
-            {
-                info.ArgumentList.Add(argument);
-            }
-        }
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        return Process.Start(info) ?? throw new InvalidOperationException($"Could not start {file}.");
-    }
-
-    /// <summary>
-    /// Copies the server's log to <c>server.log</c> beside its data (read when it does not start; nothing may block on a
-    /// full pipe) and completes when the server says it accepts connections, or ends when the log does.
-    /// </summary>
-    private static Task<bool> FollowLogAsync(Process server, string folder)
-    {
-        _ = server.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        var ready = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _ = Task.Run(async () =>
-        {
-            // Appended: a private server started again logs after what it logged before.
-            await using var log = new StreamWriter(Path.Combine(folder, "server.log"), append: true) { AutoFlush = true };
-            while (await server.StandardError.ReadLineAsync() is { } line)
-            {
-                await log.WriteLineAsync(line);
-                if (line.Contains("database system is ready to accept connections", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult(true);
-                }
-            }
-            ready.TrySetResult(false);
-        });
-        return ready.Task;
-    }
-
-    private static async Task RunAsync(string file, IReadOnlyList<string> arguments, bool asPostgres = false)
-    {
-        using var process = Start(file, arguments, asPostgres);
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{Path.GetFileName(file)} exited with {process.ExitCode}: {await error}{await output}");
         }
     }
 }
