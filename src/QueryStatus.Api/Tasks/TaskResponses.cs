@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace QueryStatus.Api.Tasks;
@@ -24,31 +23,3 @@ public sealed record TaskCallResponse(
     [property: JsonPropertyName("lease_expires_at")] DateTime? LeaseExpiresAt,
     [property: JsonPropertyName("duplicate"), System.ComponentModel.Description("true when this repeated a call already applied; nothing changed.")] bool Duplicate,
     [property: JsonPropertyName("rows_accepted"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? RowsAccepted = null);
-
-/// <summary>
-/// A JSON value kept as the UTF-8 bytes it arrived as and written out unchanged: sub-query payloads are
-/// opaque to the service, so a worker gets them byte for byte as the client sent them.
-/// </summary>
-[JsonConverter(typeof(RawJsonConverter))]
-public readonly record struct RawJson(ReadOnlyMemory<byte> Utf8);
-
-public sealed class RawJsonConverter : JsonConverter<RawJson>
-{
-    public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-    {
-        using var document = JsonDocument.ParseValue(ref reader);
-        return new RawJson(System.Text.Encoding.UTF8.GetBytes(document.RootElement.GetRawText()));
-    }
-
-    public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options)
-    {
-        if (value.Utf8.IsEmpty)
-        {
-            writer.WriteNullValue(); // A seeded task has no payload.
-        }
-        else
-        {
-            writer.WriteRawValue(value.Utf8.Span, skipInputValidation: true);
-        }
-    }
-}

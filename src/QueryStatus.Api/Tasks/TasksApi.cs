@@ -1,6 +1,4 @@
 using System.Net.Mime;
-using System.Runtime.InteropServices;
-using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -154,6 +152,5 @@ public static class TasksApi
 
     private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: MediaTypeNames.Application.Json);
 
-    private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<JsonElement>? values) =>
-        values is null ? [] : [.. values.Select(v => (ReadOnlyMemory<byte>)JsonMarshal.GetRawUtf8Value(v).ToArray())];
+    private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<RawJson>? values) => values is null ? RawJsonList.Empty : new RawJsonList(values);
 }
