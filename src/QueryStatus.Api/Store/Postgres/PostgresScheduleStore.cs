@@ -219,10 +219,15 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
             return 0;
         });
 
-    private async ValueTask<int> SweepAsync(CancellationToken cancellationToken) =>
-        await WriteAsync(exclusive: true, async (connection, _) =>
+    private async ValueTask<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var removed = await WriteAsync(exclusive: true, (_, _) => Task.FromResult(0), cancellationToken, countRemoved: true);
+        // The gauges' figures after the step, outside its lock: they read every chunk's size, which must not hold up
+        // every writer (under the lock it did, for seconds on a large store: bench/RESULTS.md).
+        var holdings = await GuardAsync("The PostgreSQL store could not measure what it holds.", async () =>
         {
-            var holdings = await ReadRowAsync(connection,
+            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
+            return await ReadRowAsync(connection,
                 """
                 SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM tasks),
                        (SELECT coalesce(sum(row_count), 0)::bigint FROM row_chunks),
@@ -230,9 +235,10 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                        (SELECT count(DISTINCT license_id) FROM runs)
                 """, [], r => new StoreHoldings(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)),
                 cancellationToken);
-            Volatile.Write(ref _holdings, (object)holdings);
-            return 0;
-        }, cancellationToken, countRemoved: true);
+        });
+        Volatile.Write(ref _holdings, (object)holdings);
+        return removed;
+    }
 
     public async ValueTask<WriteOutcome> SubmitAsync(SubmitCommand command, CancellationToken cancellationToken)
     {

@@ -18,11 +18,13 @@ namespace QueryStatus.Api.Store.Postgres;
 /// </remarks>
 public static class RowChunks
 {
-    /// <summary>
-    /// Chunk size: a chunk row (with its offsets and key) fits in one heap page below the table's toast_tuple_target
-    /// (0003_row_chunks_inline.sql), so reading it is one heap fetch with no TOAST pieces to gather.
-    /// </summary>
-    public const int MaxChunkBytes = 7 * 1024;
+    /// <summary>Chunk size: big enough that a page is a few table rows, small enough that staging one is cheap.</summary>
+    /// <remarks>
+    /// Tried and left: 7 KB chunks kept in the heap row (no TOAST pieces to gather) cut PostgreSQL's CPU per 10,000-row
+    /// page by about a fifth, but made nine times as many chunk rows to copy in, number at success (2.2 s per 1,000,000
+    /// rows) and read for the store's gauges (bench/RESULTS.md).
+    /// </remarks>
+    public const int MaxChunkBytes = 64 * 1024;
 
     /// <summary>One chunk of a batch: its rows' bytes, comma-separated, and where each row starts.</summary>
     public sealed record Chunk(int Seq, byte[] Bytes, int[] Offsets)
