@@ -9,7 +9,8 @@
 #                           the service on PostgreSQL against the service on the in-memory store, side by side, on a
 #                           throwaway PostgreSQL cluster the run starts and removes (needs /usr/lib/postgresql/N/bin);
 #                           plus ingest and read-back against PostgreSQL's COPY, and round trips per status poll
-#   bench/run.sh --soak 30  the soak (~33 min): sustained traffic, memory sampled every 10 s (bench/RESULTS.md)
+#   bench/run.sh --soak 30  the soak (~33 min): sustained traffic, memory sampled every 10 s (bench/RESULTS.md);
+#                           with --store postgres, the service on a throwaway PostgreSQL cluster
 #   bench/run.sh --help     every option
 #
 # Exit code: 0 when every response was 2xx; 1 when any was not (or something else failed).

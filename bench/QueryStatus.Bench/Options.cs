@@ -167,9 +167,9 @@ public sealed class Options
         {
             throw new BenchException("--pg-setting, --pg-connection, --pg-log and --ingest-rows go with --store postgres");
         }
-        if (o.Postgres && (o.SoakMinutes > 0 || o.LongPollQueries > 0))
+        if (o.Postgres && o.LongPollQueries > 0)
         {
-            throw new BenchException("--soak and --long-poll run on the in-memory store only (not with --store postgres)");
+            throw new BenchException("--long-poll runs on the in-memory store only (not with --store postgres)");
         }
         return o;
     }
@@ -181,6 +181,7 @@ public sealed class Options
         "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-connection KEYWORDS]\n" +
         "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
+        "                    [--store postgres [--pg-setting ...] [--pg-connection ...]]   the soak with the service on PostgreSQL\n" +
         "       bench/run.sh --long-poll QUERIES [--markdown FILE]\n" +
         "       bench/run.sh --wakeups ROUNDS   wake-up latency of a waiting lease across two instances on PostgreSQL\n" +
         "  --long-poll requests per finished query (10-60 s queries): polling every second vs long-polls, QUERIES per group (~70 s)\n" +

@@ -66,7 +66,38 @@ public sealed class Soak(Options options, List<Server> servers, string workDir)
         Log($"load: {load.TotalMinutes:F0} min, {Clients} clients x {QueriesInFlightPerClient} queries in flight, {Workers} workers " +
             $"(one key each), Store:Retention {options.SoakRetention}, Store:SweepInterval {options.SoakSweep}");
 
-        _server = await StartAsync(apiDll);
+        // --store postgres: the same soak with the service on a throwaway PostgreSQL cluster (its memory is the service's;
+        // the store's gauges come from the database, read after each sweep).
+        PostgresCluster? cluster = null;
+        Dictionary<string, string> store = [];
+        if (options.Postgres)
+        {
+            cluster = await PostgresCluster.StartAsync(options.PostgresSettings, Log);
+            cluster.KeepLogAs = options.PostgresLog;
+            store["Store__Provider"] = "Postgres";
+            store["ConnectionStrings__QueryStatus"] = await cluster.CreateDatabaseAsync("querystatus_soak")
+                + (options.PostgresConnectionOptions is { } extra ? ";" + extra : "");
+        }
+        try
+        {
+            return await SoakAsync(apiDll, counters, gcdump, load, started, store, cancellationToken);
+        }
+        finally
+        {
+            if (cluster is not null)
+            {
+                // The service first, so that it does not see its database go away while it runs.
+                _server?.Dispose();
+                await cluster.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task<Report> SoakAsync(
+        string apiDll, string counters, string gcdump, TimeSpan load, DateTimeOffset started, Dictionary<string, string> store,
+        CancellationToken cancellationToken)
+    {
+        _server = await StartAsync(apiDll, store);
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
         _http = new HttpClient(handler) { BaseAddress = new Uri(_server.BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
 
@@ -165,9 +196,9 @@ public sealed class Soak(Options options, List<Server> servers, string workDir)
 
     // ---- the server and its tools ----------------------------------------------------------------
 
-    private async Task<Server> StartAsync(string apiDll)
+    private async Task<Server> StartAsync(string apiDll, Dictionary<string, string> store)
     {
-        var env = new Dictionary<string, string>
+        var env = new Dictionary<string, string>(store)
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Store__Retention"] = options.SoakRetention.ToString("c", CultureInfo.InvariantCulture),
@@ -195,7 +226,7 @@ public sealed class Soak(Options options, List<Server> servers, string workDir)
         }
         var server = await Server.StartAsync("QueryStatus", apiDll, env, [], workDir);
         servers.Add(server);
-        Log($"QueryStatus pid {server.Pid} on {server.BaseUrl} (Release, Production)" +
+        Log($"QueryStatus pid {server.Pid} on {server.BaseUrl} (Release, Production, {(options.Postgres ? "PostgreSQL store" : "in-memory store")})" +
             (options.QueryStatusSettings.Count == 0 ? "" : $"; extra settings: {string.Join(", ", options.QueryStatusSettings.Select(s => $"{s.Key}={s.Value}"))}"));
         return server;
     }
