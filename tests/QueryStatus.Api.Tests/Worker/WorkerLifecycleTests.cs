@@ -21,6 +21,18 @@ public sealed class WorkerLifecycleTests
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>A handler that says when it started, then waits until its token is cancelled and says that too.</summary>
+    private static (DelegateHandler Handler, TaskCompletionSource Started, TaskCompletionSource Cancelled) BlockedUntilCancelled()
+    {
+        var (started, cancelled) = (NewSignal(), NewSignal());
+        return (new DelegateHandler(async (_, _, ct) =>
+        {
+            started.TrySetResult();
+            using var registration = ct.Register(cancelled.SetResult);
+            await Task.Delay(Timeout.Infinite, ct);
+        }), started, cancelled);
+    }
+
     private static Task Within(Task task, string what) =>
         task.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(t => Assert.True(t.IsCompletedSuccessfully, $"Gave up waiting: {what}."), TaskScheduler.Default);
 
@@ -64,13 +76,8 @@ public sealed class WorkerLifecycleTests
         using var factory = new QueryStatusFactory();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         var scheduleId = await client.SubmitAsync(Sub("a"));
-        var (started, cancelled) = (NewSignal(), NewSignal());
-        await using var worker = await WorkerHarness.StartAsync(factory, new DelegateHandler(async (_, _, ct) =>
-        {
-            started.TrySetResult();
-            using var registration = ct.Register(cancelled.SetResult);
-            await Task.Delay(Timeout.Infinite, ct);
-        }), o => (o.LeaseSeconds, o.MaxConcurrentTasks) = (30, 1));
+        var (handler, started, cancelled) = BlockedUntilCancelled();
+        await using var worker = await WorkerHarness.StartAsync(factory, handler, o => (o.LeaseSeconds, o.MaxConcurrentTasks) = (30, 1));
         await Within(started.Task, "the task started");
 
         await client.StopAsync(scheduleId);
@@ -187,13 +194,8 @@ public sealed class WorkerLifecycleTests
         using var factory = new QueryStatusFactory();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         var scheduleId = await client.SubmitAsync(Sub("a"));
-        var (started, cancelled) = (NewSignal(), NewSignal());
-        await using var worker = await WorkerHarness.StartAsync(factory, new DelegateHandler(async (_, _, ct) =>
-            {
-                started.TrySetResult();
-                using var registration = ct.Register(cancelled.SetResult);
-                await Task.Delay(Timeout.Infinite, ct);
-            }),
+        var (handler, started, cancelled) = BlockedUntilCancelled();
+        await using var worker = await WorkerHarness.StartAsync(factory, handler,
             o => (o.LeaseSeconds, o.MaxConcurrentTasks) = (30, 1),
             services: s => s.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.Zero));
         await Within(started.Task, "the task started");
