@@ -36,6 +36,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     private readonly SchedulerOptions _scheduler;
     private readonly LicensesOptions _licenses;
     private readonly PostgresWakeups? _wakeups;
+    private readonly ReadBatches<StatusRead, StatusSnapshot?> _statusReads;
     /// <summary>What the last <see cref="RemoveExpiredAsync"/> measured (boxed, so that it is read and written whole).</summary>
     private object _holdings = default(StoreHoldings);
 
@@ -53,6 +54,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         _scheduler = scheduler.Value;
         _licenses = licenses?.Value ?? [];
         _wakeups = wakeups;
+        _statusReads = NewStatusReads();
     }
 
     public string Provider => ProviderName;
@@ -68,14 +70,46 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         });
 
     public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken) =>
-        await GuardAsync("Reading a status from PostgreSQL failed.", async () =>
+        await GuardAsync("Reading a status from PostgreSQL failed.",
+            () => _statusReads.ReadAsync(new StatusRead(licenseId, scheduleId, page), cancellationToken));
+
+    /// <summary>A status poll's read: the caller's license, the schedule and the page asked for.</summary>
+    private readonly record struct StatusRead(string LicenseId, string ScheduleId, PageWindow Page);
+
+    /// <summary>
+    /// Concurrent polls share statements (<see cref="ReadBatches{TRequest, TResult}"/>): per poll, PostgreSQL's cost of a
+    /// statement and Npgsql's of a command were most of what a poll cost beyond the in-memory store's (bench/RESULTS.md).
+    /// Two batches on their way at once keep PostgreSQL working while the service writes the answers of the last one.
+    /// </summary>
+    private ReadBatches<StatusRead, StatusSnapshot?> NewStatusReads() => new(ReadStatusesAsync, maxInFlight: 2, maxBatch: 64);
+
+    /// <summary>The snapshots of a batch of polls in one statement, one snapshot of the database; a read takes no lock and changes nothing.</summary>
+    private async Task<StatusSnapshot?[]> ReadStatusesAsync(IReadOnlyList<StatusRead> reads)
+    {
+        var licenses = new string[reads.Count];
+        var schedules = new string[reads.Count];
+        var starts = new long[reads.Count];
+        var ends = new long[reads.Count];
+        var windows = new PageWindow[reads.Count];
+        for (var i = 0; i < reads.Count; i++)
         {
-            // One statement (one snapshot, one round trip); a read takes no lock and changes nothing.
-            await using var connection = await _data.OpenConnectionAsync(cancellationToken);
-            return await SnapshotAsync(connection,
-                "r.license_id = $1 AND r.schedule_id = $2 AND (r.expires_at IS NULL OR r.expires_at > $3)",
-                [licenseId, scheduleId, _time.GetUtcNow()], page, cancellationToken);
-        });
+            (licenses[i], schedules[i], windows[i]) = (reads[i].LicenseId, reads[i].ScheduleId, reads[i].Page);
+            // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and when read (Resolve).
+            (starts[i], ends[i]) = windows[i].Resolve(long.MaxValue);
+        }
+        await using var connection = await _data.OpenConnectionAsync();
+        return await SnapshotsAsync(connection,
+            """
+            SELECT q.n, q.start_row, q.end_row, r.*
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(license_id, schedule_id, start_row, end_row, n)
+            CROSS JOIN LATERAL (
+                -- LIMIT keeps this a lookup by key per poll, whatever the planner thinks of the array's length.
+                SELECT r.* FROM runs r
+                WHERE r.license_id = q.license_id AND r.schedule_id = q.schedule_id AND (r.expires_at IS NULL OR r.expires_at > $5)
+                LIMIT 1) r
+            """,
+            [licenses, schedules, starts, ends, _time.GetUtcNow()], windows, CancellationToken.None);
+    }
 
     public async ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
     {
@@ -405,55 +439,68 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     private Task NotifyAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
         _wakeups is null ? Task.CompletedTask : PostgresWakeups.NotifyAsync(connection, cancellationToken);
 
-    private Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
-        SnapshotAsync(connection, "r.run_id = $1", [runId], new PageWindow(0, 0, 0), cancellationToken);
+    private async Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
+        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, r.* FROM runs r WHERE r.run_id = $1",
+            [runId], [new PageWindow(0, 0, 0)], cancellationToken))[0];
 
     /// <summary>
-    /// A run's status, counters and page in one statement: one round trip and one snapshot of the database, so that
-    /// the page always belongs to the status beside it. The snapshot's columns repeat on each of the page's slices
-    /// (a handful of rows, in no particular order; a run with no page gives one row with no slice).
+    /// Runs' status, counters and pages in one statement: one round trip and one snapshot of the database, so that each
+    /// page always belongs to the status beside it. <paramref name="runs"/> selects the runs to read (columns <c>n</c>,
+    /// the read's number from 1, <c>start_row</c> and <c>end_row</c>, then the run's); the answer has a snapshot or null
+    /// per window, in order. The snapshot's columns repeat on each of its page's slices (a handful of rows, in no
+    /// particular order; a run with no page gives one row with no slice).
     /// </summary>
-    private static async Task<StatusSnapshot?> SnapshotAsync(
-        NpgsqlConnection connection, string where, object[] parameters, PageWindow window, CancellationToken cancellationToken)
+    private static async Task<StatusSnapshot?[]> SnapshotsAsync(
+        NpgsqlConnection connection, string runs, object?[] parameters, PageWindow[] windows, CancellationToken cancellationToken)
     {
-        // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and below (Resolve).
-        var (start, end) = window.Resolve(long.MaxValue);
-        var first = parameters.Length + 1;
         await using var command = Command(connection,
             $"""
             WITH s AS MATERIALIZED (
-                SELECT r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
-                       (SELECT count(*) FILTER (WHERE t.state = 'DONE') FROM tasks t WHERE t.run_id = r.run_id)::int AS ready,
-                       (SELECT count(*) FROM tasks t WHERE t.run_id = r.run_id)::int AS total,
+                SELECT r.n, r.start_row, r.end_row, r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
+                       k.ready, k.total,
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int AS queued,
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running
-                FROM runs r WHERE {where}
+                FROM ({runs}) r
+                -- Both counts of the run's tasks in one pass (two subqueries cost a third more per poll; bench/RESULTS.md).
+                CROSS JOIN LATERAL (
+                    SELECT count(*) FILTER (WHERE t.state = 'DONE')::int AS ready, count(*)::int AS total FROM tasks t WHERE t.run_id = r.run_id) k
             )
             SELECT s.*, p.slice, p.first_row
-            FROM s LEFT JOIN LATERAL ({RowChunks.PageSlicesSql("s.run_id", $"${first}::bigint", $"${first + 1}::bigint")}) p ON true
-            """, [.. parameters, start, end]);
+            FROM s LEFT JOIN LATERAL (
+                -- Only a succeeded run has pages. OFFSET 0 keeps the subquery whole, so that PostgreSQL tests these
+                -- conditions once per run before looking at any chunk, instead of after.
+                SELECT * FROM ({RowChunks.PageSlicesSql("s.run_id", "s.start_row", "s.end_row")}) x WHERE s.status = 'SUCCESS' OFFSET 0) p ON true
+            """, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var found = new (StatusSnapshot Snapshot, RowChunks.PageSlices Slices)?[windows.Length];
+        while (await reader.ReadAsync(cancellationToken))
         {
-            return null;
-        }
-        var scheduleId = reader.GetString(1);
-        var status = ParseStatus(reader.GetString(2));
-        var failure = reader.IsDBNull(3) ? null : new Failure(reader.GetString(3), reader.GetString(4));
-        var expiresAt = reader.IsDBNull(5) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(5);
-        var total = status == ScheduleStatus.Success ? reader.GetInt64(6) : 0;
-        var (ready, tasks, queued, running) = (reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10));
-        var slices = new RowChunks.PageSlices();
-        do
-        {
-            if (!reader.IsDBNull(11))
+            var i = checked((int)reader.GetInt64(0) - 1);
+            if (found[i] is not { } read)
             {
-                slices.Add(reader.GetInt64(12), RowChunks.ReadSlice(reader, 11));
+                var status = ParseStatus(reader.GetString(5));
+                var failure = reader.IsDBNull(6) ? null : new Failure(reader.GetString(6), reader.GetString(7));
+                var expiresAt = reader.IsDBNull(8) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(8);
+                var total = status == ScheduleStatus.Success ? reader.GetInt64(9) : 0;
+                var snapshot = new StatusSnapshot(reader.GetString(4), status, reader.GetInt32(10), reader.GetInt32(11),
+                    reader.GetInt32(12), reader.GetInt32(13), failure, expiresAt, total, RowPage.Empty(0));
+                found[i] = read = (snapshot, new RowChunks.PageSlices());
+            }
+            if (!reader.IsDBNull(14))
+            {
+                read.Slices.Add(reader.GetInt64(15), RowChunks.ReadSlice(reader, 14));
             }
         }
-        while (await reader.ReadAsync(cancellationToken));
-        (start, end) = window.Resolve(total);
-        return new StatusSnapshot(scheduleId, status, ready, tasks, queued, running, failure, expiresAt, total, slices.ToPage(start, end));
+        var snapshots = new StatusSnapshot?[windows.Length];
+        for (var i = 0; i < snapshots.Length; i++)
+        {
+            if (found[i] is { } read)
+            {
+                var (start, end) = windows[i].Resolve(read.Snapshot.TotalRows);
+                snapshots[i] = read.Snapshot with { Page = read.Slices.ToPage(start, end) };
+            }
+        }
+        return snapshots;
     }
 
     /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>

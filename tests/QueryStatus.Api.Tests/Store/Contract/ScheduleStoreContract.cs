@@ -1486,6 +1486,56 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     // ---- concurrency ---------------------------------------------------------------------------------
 
     [Fact]
+    public async Task ConcurrentStatusReadsEachGetTheirOwnScheduleAndPage()
+    {
+        var store = NewStore();
+        var (license, other) = (NewLicenseId(), NewLicenseId());
+        var rows = Enumerable.Range(0, 30).Select(i => Row($"row-{i}")).ToArray();
+        var succeeded = await SucceedWithRowsAsync(store, license, rows);
+        var queued = await SubmitOkAsync(store, license, "q", 2);
+        var elsewhere = await SubmitOkAsync(store, other, "e", 3);
+        var missing = NewScheduleId();
+
+        // Reads of different schedules, licenses and windows at once: however a store groups them, each gets its own.
+        var reads = Enumerable.Range(0, 120).Select(i => (i % 6) switch
+        {
+            0 => (license, succeeded, new PageWindow(i % 30, null, 7)),
+            1 => (license, succeeded, new PageWindow(0, null, 10_000)),
+            2 => (license, queued, new PageWindow(i % 5, null, 10)),
+            3 => (other, elsewhere, AllRows),
+            4 => (license, missing, AllRows),
+            _ => (other, succeeded, AllRows),
+        }).ToArray();
+        var snapshots = await Task.WhenAll(reads.Select(r => Task.Run(async () =>
+            await store.GetStatusAsync(r.Item1, r.Item2, r.Item3, None)))).WaitAsync(HangGuard);
+
+        for (var i = 0; i < reads.Length; i++)
+        {
+            var (readLicense, id, window) = reads[i];
+            var snapshot = snapshots[i];
+            if (id == missing || (readLicense == other && id == succeeded))
+            {
+                Assert.Null(snapshot);
+                continue;
+            }
+            Assert.NotNull(snapshot);
+            Assert.Equal(id, snapshot.ScheduleId);
+            if (id == succeeded)
+            {
+                var (start, end) = window.Resolve(rows.Length);
+                Assert.Equal((ScheduleStatus.Success, 30L, start, end), (snapshot.Status, snapshot.TotalRows, snapshot.Page.Start, snapshot.Page.End));
+                AssertRows(rows[(int)start..(int)end], snapshot);
+            }
+            else
+            {
+                Assert.Equal(ScheduleStatus.Queued, snapshot.Status);
+                Assert.Equal(id == queued ? 2 : 3, snapshot.QueriesTotal);
+                AssertRows([], snapshot);
+            }
+        }
+    }
+
+    [Fact]
     public async Task ConcurrentLeasersNeverReceiveTheSameTask()
     {
         const int licenses = 6;
