@@ -78,8 +78,11 @@ public sealed class QueryStatusException(int statusCode, string code, string err
     public string? Description { get; } = description;
     public string? RequestId { get; } = requestId;
 
-    /// <summary>Reads an error answer; one that is not the envelope (a proxy's page) keeps its status and a generic code.</summary>
-    internal static async Task<QueryStatusException> FromAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads an error answer; one that is not the envelope (a proxy's page) keeps its status and a generic code. The one
+    /// reader of the envelope on the client side: the worker library reads the task protocol's refusals with it too.
+    /// </summary>
+    public static async Task<QueryStatusException> FromAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         try

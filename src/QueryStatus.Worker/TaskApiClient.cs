@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using QueryStatus.Client;
 
 namespace QueryStatus.Worker;
 
@@ -122,9 +123,9 @@ internal sealed class TaskApiClient(HttpClient http, IOptions<QueryStatusWorkerO
         }
         if (response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
         {
-            var (code, description) = await ReadErrorAsync(response, cancellationToken);
+            var error = await QueryStatusException.FromAsync(response, cancellationToken);
             logger.LogWarning("The {Call} call on task {TaskId} was refused ({Status} {ErrorCode}): {Description}",
-                verb, task.Task.TaskId, (int)response.StatusCode, code, description);
+                verb, task.Task.TaskId, error.StatusCode, error.Code, error.Description ?? error.ErrorMessage);
             return TaskCallOutcome.LeaseLost;
         }
         throw await RefusedAsync(verb, response, cancellationToken);
@@ -207,27 +208,10 @@ internal sealed class TaskApiClient(HttpClient http, IOptions<QueryStatusWorkerO
 
     private static async Task<TaskCallException> RefusedAsync(string call, HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var (code, description) = await ReadErrorAsync(response, cancellationToken);
+        var error = await QueryStatusException.FromAsync(response, cancellationToken);
         return new TaskCallException(
-            $"The service refused the {call} call: {(int)response.StatusCode} {code}{(description is null ? "" : $" ({description})")}",
-            response.StatusCode, code, transient: IsTransient(response.StatusCode));
-    }
-
-    /// <summary>The error envelope's code and description (the service puts no secrets in them).</summary>
-    private static async Task<(string? Code, string? Description)> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var text = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            using var document = JsonDocument.Parse(text);
-            var error = document.RootElement.GetProperty("error");
-            return (error.GetProperty("code").GetString(),
-                error.TryGetProperty("description", out var d) ? d.GetString() : error.TryGetProperty("message", out var m) ? m.GetString() : null);
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            return (null, null);
-        }
+            $"The service refused the {call} call: {error.StatusCode} {error.Code} ({error.Description ?? error.ErrorMessage})",
+            response.StatusCode, error.Code, transient: IsTransient(response.StatusCode), error);
     }
 
     private static ReadOnlyMemory<byte> Json(Action<Utf8JsonWriter> writeMembers)
