@@ -181,24 +181,6 @@ public static class RowChunks
           AND c.first_row + c.row_count > {start}
         """;
 
-    /// <summary>Rows <c>[start, end)</c> of a numbered result as a <see cref="RowPage"/> (see <see cref="PageSlicesSql"/>).</summary>
-    public static async Task<RowPage> ReadPageAsync(NpgsqlConnection connection, long runId, long start, long end, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand($"SELECT slice, first_row FROM ({PageSlicesSql("$1", "$2", "$3")}) p", connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = runId });
-        command.Parameters.Add(new NpgsqlParameter { Value = start });
-        command.Parameters.Add(new NpgsqlParameter { Value = end });
-        var slices = new PageSlices();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                slices.Add(reader.GetInt64(1), ReadSlice(reader, 0));
-            }
-        }
-        return slices.ToPage(start, end);
-    }
-
     /// <summary>
     /// A slice's bytes, copied from the reader into an array that is not zeroed first: <c>GetFieldValue&lt;byte[]&gt;</c>
     /// zeroes each new array before filling it, which was 13.5% of the service's CPU samples on 10,000-row pages

@@ -133,8 +133,23 @@ public sealed class RowChunksTests
         public Task<bool> WriteAsync(long runId, string task, int attempt, long batch, string[] rows, long maxHeldRows = long.MaxValue) =>
             RowChunks.WriteAsync(Connection, runId, task, attempt, batch, rows.Select(Utf8).ToArray(), maxHeldRows, CancellationToken.None);
 
-        public Task<RowPage> PageAsync(long runId, long start, long end) =>
-            RowChunks.ReadPageAsync(Connection, runId, start, end, CancellationToken.None);
+        /// <summary>Rows <c>[start, end)</c> read with the store's page statement and slice reader, without a status around them.</summary>
+        public async Task<RowPage> PageAsync(long runId, long start, long end)
+        {
+            await using var command = new NpgsqlCommand($"SELECT slice, first_row FROM ({RowChunks.PageSlicesSql("$1", "$2", "$3")}) p", Connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = runId });
+            command.Parameters.Add(new NpgsqlParameter { Value = start });
+            command.Parameters.Add(new NpgsqlParameter { Value = end });
+            var slices = new RowChunks.PageSlices();
+            await using (var reader = await command.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    slices.Add(reader.GetInt64(1), RowChunks.ReadSlice(reader, 0));
+                }
+            }
+            return slices.ToPage(start, end);
+        }
 
         public async ValueTask DisposeAsync()
         {
