@@ -193,6 +193,29 @@ public sealed class WorkerProtocolTests
     }
 
     [Fact]
+    public async Task ARefusedCallIsLoggedWithTheCodeAndDescriptionOfTheServicesEnvelope()
+    {
+        using var factory = new QueryStatusFactory { Settings = new Dictionary<string, string?> { ["Scheduler:MaxRowsPerRun"] = "3" } };
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        await using var worker = await WorkerHarness.StartAsync(factory, new DelegateHandler(async (_, rows, ct) =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await rows.AddRawAsync(Utf8($"{{\"i\":{i}}}"), ct);
+            }
+        }), o => o.BatchRows = 5);
+
+        // The first batch passes the run's row limit: the service answers 409 and fails the query.
+        var status = await WorkerHarness.WaitForStatusAsync(client, scheduleId, "FAILURE");
+        status.AssertFailure("RESULT_TOO_LARGE");
+
+        await WorkerHarness.EventuallyAsync(() => worker.Logs.GetSnapshot().Any(r => r.Level == LogLevel.Warning
+            && r.Message.Contains("(409 CONFLICT_ERROR)", StringComparison.Ordinal)
+            && r.Message.Contains("The run failed with RESULT_TOO_LARGE", StringComparison.Ordinal)), "the refusal logged with the envelope's code and description");
+    }
+
+    [Fact]
     public async Task AnInvalidRowIsRefusedWhenAddedNotSentToTheService()
     {
         using var factory = new QueryStatusFactory();
