@@ -23,6 +23,7 @@ public static class StoreExtensions
                 $"Store:Provider must be {StoreOptions.InMemoryProvider} (the default) or {StoreOptions.PostgresProvider}.")
             .Validate(o => o.Provider != StoreOptions.PostgresProvider || !string.IsNullOrWhiteSpace(o.ConnectionString),
                 $"Store:Provider is {StoreOptions.PostgresProvider}, so ConnectionStrings:{ConnectionStringName} must hold the Npgsql connection string.")
+            .Validate(o => o.Postgres.PageCacheMegabytes >= 0, "Store:Postgres:PageCacheMegabytes must be 0 (no pages kept) or more.")
             .ValidateOnStart();
         services.AddOptions<SchedulerOptions>().BindConfiguration(SchedulerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<LicensesOptions>().BindConfiguration(LicensesOptions.Section)

@@ -33,4 +33,10 @@ public sealed class PostgresStoreOptions
 {
     /// <summary>Apply the schema scripts at start-up (under an advisory lock); off where the schema is migrated separately.</summary>
     public bool Migrate { get; set; } = true;
+
+    /// <summary>
+    /// Row bytes of succeeded results' pages each instance keeps after reading them, so that a page read again is not
+    /// sent by the database again (0: none kept).
+    /// </summary>
+    public int PageCacheMegabytes { get; set; } = 64;
 }

@@ -37,6 +37,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     private readonly LicensesOptions _licenses;
     private readonly PostgresWakeups? _wakeups;
     private readonly ReadBatches<StatusRead, StatusSnapshot?> _statusReads;
+    private readonly PageCache _pages;
     /// <summary>What the last <see cref="RemoveExpiredAsync"/> measured (boxed, so that it is read and written whole).</summary>
     private object _holdings = default(StoreHoldings);
 
@@ -55,6 +56,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         _licenses = licenses?.Value ?? [];
         _wakeups = wakeups;
         _statusReads = NewStatusReads();
+        _pages = new PageCache(store.Value.Postgres.PageCacheMegabytes * 1024L * 1024L);
     }
 
     public string Provider => ProviderName;
@@ -83,7 +85,11 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     /// </summary>
     private ReadBatches<StatusRead, StatusSnapshot?> NewStatusReads() => new(ReadStatusesAsync, maxInFlight: 2, maxBatch: 64);
 
-    /// <summary>The snapshots of a batch of polls in one statement, one snapshot of the database; a read takes no lock and changes nothing.</summary>
+    /// <summary>
+    /// The snapshots of a batch of polls in one statement, one snapshot of the database; a read takes no lock and changes
+    /// nothing. A page this instance holds (<see cref="PageCache"/>) is not sent again while its run is still the one
+    /// the statement finds.
+    /// </summary>
     private async Task<StatusSnapshot?[]> ReadStatusesAsync(IReadOnlyList<StatusRead> reads)
     {
         var licenses = new string[reads.Count];
@@ -91,24 +97,39 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         var starts = new long[reads.Count];
         var ends = new long[reads.Count];
         var windows = new PageWindow[reads.Count];
+        var held = new PageCache.Held?[reads.Count];
+        var heldRuns = new long[reads.Count];
         for (var i = 0; i < reads.Count; i++)
         {
             (licenses[i], schedules[i], windows[i]) = (reads[i].LicenseId, reads[i].ScheduleId, reads[i].Page);
             // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and when read (Resolve).
             (starts[i], ends[i]) = windows[i].Resolve(long.MaxValue);
+            held[i] = _pages.Find(licenses[i], schedules[i], starts[i], ends[i]);
+            heldRuns[i] = held[i]?.RunId ?? 0;
         }
-        await using var connection = await _data.OpenConnectionAsync();
-        return await SnapshotsAsync(connection,
-            """
-            SELECT q.n, q.start_row, q.end_row, r.*
-            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(license_id, schedule_id, start_row, end_row, n)
-            CROSS JOIN LATERAL (
-                -- LIMIT keeps this a lookup by key per poll, whatever the planner thinks of the array's length.
-                SELECT r.* FROM runs r
-                WHERE r.license_id = q.license_id AND r.schedule_id = q.schedule_id AND (r.expires_at IS NULL OR r.expires_at > $5)
-                LIMIT 1) r
-            """,
-            [licenses, schedules, starts, ends, _time.GetUtcNow()], windows, CancellationToken.None);
+        Found?[] snapshots;
+        await using (var connection = await _data.OpenConnectionAsync())
+        {
+            snapshots = await SnapshotsAsync(connection,
+                """
+                SELECT q.n, q.start_row, q.end_row, q.held_run, r.*
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $6::bigint[]) WITH ORDINALITY AS q(license_id, schedule_id, start_row, end_row, held_run, n)
+                CROSS JOIN LATERAL (
+                    -- LIMIT keeps this a lookup by key per poll, whatever the planner thinks of the array's length.
+                    SELECT r.* FROM runs r
+                    WHERE r.license_id = q.license_id AND r.schedule_id = q.schedule_id AND (r.expires_at IS NULL OR r.expires_at > $5)
+                    LIMIT 1) r
+                """,
+                [licenses, schedules, starts, ends, _time.GetUtcNow(), heldRuns], windows, held, CancellationToken.None);
+        }
+        for (var i = 0; i < snapshots.Length; i++)
+        {
+            if (snapshots[i] is { Snapshot.Status: ScheduleStatus.Success } found && found.RunId != heldRuns[i])
+            {
+                _pages.Keep(licenses[i], schedules[i], starts[i], ends[i], found.RunId, found.Snapshot.Page);
+            }
+        }
+        return Array.ConvertAll(snapshots, static found => found?.Snapshot);
     }
 
     public async ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
@@ -440,18 +461,20 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
         _wakeups is null ? Task.CompletedTask : PostgresWakeups.NotifyAsync(connection, cancellationToken);
 
     private async Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
-        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, r.* FROM runs r WHERE r.run_id = $1",
-            [runId], [new PageWindow(0, 0, 0)], cancellationToken))[0];
+        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, 0::bigint AS held_run, r.* FROM runs r WHERE r.run_id = $1",
+            [runId], [new PageWindow(0, 0, 0)], [null], cancellationToken))[0]?.Snapshot;
 
     /// <summary>
     /// Runs' status, counters and pages in one statement: one round trip and one snapshot of the database, so that each
     /// page always belongs to the status beside it. <paramref name="runs"/> selects the runs to read (columns <c>n</c>,
-    /// the read's number from 1, <c>start_row</c> and <c>end_row</c>, then the run's); the answer has a snapshot or null
-    /// per window, in order. The snapshot's columns repeat on each of its page's slices (a handful of rows, in no
-    /// particular order; a run with no page gives one row with no slice).
+    /// the read's number from 1, <c>start_row</c>, <c>end_row</c> and <c>held_run</c>, the run whose page
+    /// <paramref name="held"/> holds for that read or 0, then the run's); the answer has a snapshot or null per window,
+    /// in order. The snapshot's columns repeat on each of its page's slices (a handful of rows, in no particular order;
+    /// a run with no page, or whose page is held, gives one row with no slice).
     /// </summary>
-    private static async Task<StatusSnapshot?[]> SnapshotsAsync(
-        NpgsqlConnection connection, string runs, object?[] parameters, PageWindow[] windows, CancellationToken cancellationToken)
+    private static async Task<Found?[]> SnapshotsAsync(
+        NpgsqlConnection connection, string runs, object?[] parameters, PageWindow[] windows, PageCache.Held?[] held,
+        CancellationToken cancellationToken)
     {
         await using var command = Command(connection,
             $"""
@@ -459,7 +482,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 SELECT r.n, r.start_row, r.end_row, r.run_id, r.schedule_id, r.status, r.failure_code, r.failure_message, r.expires_at, r.total_rows,
                        k.ready, k.total,
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int AS queued,
-                       (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running
+                       (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running,
+                       r.held_run
                 FROM ({runs}) r
                 -- Both counts of the run's tasks in one pass (two subqueries cost a third more per poll; bench/RESULTS.md).
                 CROSS JOIN LATERAL (
@@ -467,12 +491,13 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
             )
             SELECT s.*, p.slice, p.first_row
             FROM s LEFT JOIN LATERAL (
-                -- Only a succeeded run has pages. OFFSET 0 keeps the subquery whole, so that PostgreSQL tests these
-                -- conditions once per run before looking at any chunk, instead of after.
-                SELECT * FROM ({RowChunks.PageSlicesSql("s.run_id", "s.start_row", "s.end_row")}) x WHERE s.status = 'SUCCESS' OFFSET 0) p ON true
+                -- Only a succeeded run has pages, and only one whose page is not held is sent it. OFFSET 0 keeps the
+                -- subquery whole, so that PostgreSQL tests these conditions once per run before looking at any chunk.
+                SELECT * FROM ({RowChunks.PageSlicesSql("s.run_id", "s.start_row", "s.end_row")}) x
+                WHERE s.status = 'SUCCESS' AND s.run_id <> s.held_run OFFSET 0) p ON true
             """, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var found = new (StatusSnapshot Snapshot, RowChunks.PageSlices Slices)?[windows.Length];
+        var found = new (StatusSnapshot Snapshot, long RunId, RowChunks.PageSlices Slices)?[windows.Length];
         while (await reader.ReadAsync(cancellationToken))
         {
             var i = checked((int)reader.GetInt64(0) - 1);
@@ -484,24 +509,31 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
                 var total = status == ScheduleStatus.Success ? reader.GetInt64(9) : 0;
                 var snapshot = new StatusSnapshot(reader.GetString(4), status, reader.GetInt32(10), reader.GetInt32(11),
                     reader.GetInt32(12), reader.GetInt32(13), failure, expiresAt, total, RowPage.Empty(0));
-                found[i] = read = (snapshot, new RowChunks.PageSlices());
+                found[i] = read = (snapshot, reader.GetInt64(3), new RowChunks.PageSlices());
             }
-            if (!reader.IsDBNull(14))
+            if (!reader.IsDBNull(15))
             {
-                read.Slices.Add(reader.GetInt64(15), RowChunks.ReadSlice(reader, 14));
+                read.Slices.Add(reader.GetInt64(16), RowChunks.ReadSlice(reader, 15));
             }
         }
-        var snapshots = new StatusSnapshot?[windows.Length];
+        var snapshots = new Found?[windows.Length];
         for (var i = 0; i < snapshots.Length; i++)
         {
             if (found[i] is { } read)
             {
                 var (start, end) = windows[i].Resolve(read.Snapshot.TotalRows);
-                snapshots[i] = read.Snapshot with { Page = read.Slices.ToPage(start, end) };
+                // A held page was cut from the same rows for the same window: the run's rows and total never change.
+                var page = read.Snapshot.Status == ScheduleStatus.Success && held[i] is { } h && h.RunId == read.RunId
+                    ? h.Page
+                    : read.Slices.ToPage(start, end);
+                snapshots[i] = new Found(read.Snapshot with { Page = page }, read.RunId);
             }
         }
         return snapshots;
     }
+
+    /// <summary>A run's snapshot, and the run's id (which the snapshot, a client's view, does not carry).</summary>
+    private readonly record struct Found(StatusSnapshot Snapshot, long RunId);
 
     /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>
     private DateTimeOffset? RetainedUntil(DateTimeOffset? finishedAt) => finishedAt + _retention;

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Caching.Memory;
+
+namespace QueryStatus.Api.Store.Postgres;
+
+/// <summary>
+/// Pages of succeeded results this instance has read, by the poll that asked for them, so that a page asked for again
+/// (a client polling a finished query, which answers with its rows, or several clients reading one result) is not sent
+/// by PostgreSQL again. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes, least recently read first out.
+/// </summary>
+/// <remarks>
+/// Nothing here decides whether a page is still the answer: every poll still runs the status statement, which finds
+/// the run as it is now (gone once expired, replaced by a new run when the schedule is submitted again). A succeeded
+/// run's rows never change, and a run's id is never given to another run, so the statement sends a page's slices only
+/// when the run it finds is not the one whose page is held here; when it is, the page held is its page.
+/// </remarks>
+public sealed class PageCache : IDisposable
+{
+    /// <summary>What an entry costs beyond its row bytes (the entry, the key, the page's segment array), roughly.</summary>
+    private const long EntryOverheadBytes = 512;
+
+    private readonly MemoryCache? _pages;
+
+    public PageCache(long maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        _pages = maxBytes == 0 ? null : new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes });
+    }
+
+    /// <summary>The page held for this poll's window of this schedule, and the run it belongs to; null if none is.</summary>
+    public Held? Find(string licenseId, string scheduleId, long start, long end) =>
+        _pages is not null && _pages.TryGetValue(new Key(licenseId, scheduleId, start, end), out var held) ? (Held?)held : null;
+
+    /// <summary>Holds a page that a run which succeeded answered for this window (pages without rows save nothing).</summary>
+    public void Keep(string licenseId, string scheduleId, long start, long end, long runId, RowPage page)
+    {
+        if (_pages is null || page.ByteCount == 0)
+        {
+            return;
+        }
+        _pages.Set(new Key(licenseId, scheduleId, start, end), new Held(runId, page),
+            new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes });
+    }
+
+    public void Dispose() => _pages?.Dispose();
+
+    /// <summary>A page, and the run whose rows it holds.</summary>
+    public sealed record Held(long RunId, RowPage Page);
+
+    private readonly record struct Key(string LicenseId, string ScheduleId, long Start, long End);
+}

@@ -1,0 +1,147 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using QueryStatus.Api.Store;
+using QueryStatus.Api.Store.Postgres;
+using QueryStatus.Api.Tests.Infrastructure;
+using Serilog.Events;
+
+namespace QueryStatus.Api.Tests.Store.Postgres;
+
+/// <summary>
+/// A page an instance has read is not sent by PostgreSQL again while its run is the one the poll finds; a page held by
+/// one instance never outlives its run, whatever another instance does to the schedule.
+/// </summary>
+public sealed class PageCacheTests
+{
+    private static readonly PageWindow FirstTen = new(0, null, 10);
+
+    [Fact]
+    public async Task APageReadAgainComesFromTheInstanceNotFromTheDatabase()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        var store = Store(dataSource, time);
+        await SucceedAsync(store, "done", ["1", "2", "3"]);
+        Assert.Equal(["1", "2", "3"], Rows(await store.GetStatusAsync("lic", "done", FirstTen, CancellationToken.None)));
+
+        // With the rows gone from the database, only a page held by the instance can still answer.
+        await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
+
+        Assert.Equal(["1", "2", "3"], Rows(await store.GetStatusAsync("lic", "done", FirstTen, CancellationToken.None)));
+        Assert.Empty(Rows(await Store(dataSource, time).GetStatusAsync("lic", "done", FirstTen, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task NoPageIsHeldWhenTheCacheIsOff()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        var store = Store(dataSource, time, pageCacheMegabytes: 0);
+        await SucceedAsync(store, "done", ["1", "2", "3"]);
+        Assert.Equal(3, Rows(await store.GetStatusAsync("lic", "done", FirstTen, CancellationToken.None)).Count);
+
+        await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
+
+        Assert.Empty(Rows(await store.GetStatusAsync("lic", "done", FirstTen, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task AScheduleSubmittedAgainThroughAnotherInstanceAnswersItsNewRunsRows()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        var a = Store(dataSource, time);
+        var b = Store(dataSource, time);
+        await SucceedAsync(b, "again", ["\"old\""]);
+        Assert.Equal(["\"old\""], Rows(await a.GetStatusAsync("lic", "again", FirstTen, CancellationToken.None)));
+
+        Assert.Equal(WriteResult.Ok, (await b.SubmitAsync(Submit("again"), CancellationToken.None)).Result);
+        var queued = await a.GetStatusAsync("lic", "again", FirstTen, CancellationToken.None);
+        Assert.Equal((ScheduleStatus.Queued, 0L), (queued!.Status, queued.Page.Count));
+
+        var task = Assert.Single(await b.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(WriteResult.Ok, (await b.CompleteAsync(task.TaskId, task.LeaseToken, Encode(["\"new\"", "\"newer\""]), [], CancellationToken.None)).Result);
+
+        Assert.Equal(["\"new\"", "\"newer\""], Rows(await a.GetStatusAsync("lic", "again", FirstTen, CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task AHeldPageIsNotAnsweredOnceItsResultExpired()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        var store = Store(dataSource, time);
+        await SucceedAsync(store, "expiring", ["1"]);
+        Assert.Single(Rows(await store.GetStatusAsync("lic", "expiring", FirstTen, CancellationToken.None)));
+
+        time.Advance(TimeSpan.FromMinutes(10));
+
+        Assert.Null(await store.GetStatusAsync("lic", "expiring", FirstTen, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task StartUpRefusesANegativePageCache()
+    {
+        using var factory = new QueryStatusFactory
+        {
+            Settings = new Dictionary<string, string?>
+            {
+                ["Store:Provider"] = "Postgres",
+                ["ConnectionStrings:QueryStatus"] = await PostgresServer.CreateDatabaseAsync(),
+                ["Store:Postgres:PageCacheMegabytes"] = "-1",
+            },
+        };
+
+        var error = Record.Exception(() => factory.CreateClient().Dispose());
+
+        Assert.NotNull(error);
+        var logged = factory.Logs.Events
+            .Where(e => e.Level >= LogEventLevel.Error && e.Exception is not null)
+            .Select(e => StoreTestHelpers.MessageChain(e.Exception!));
+        Assert.Contains("Store:Postgres:PageCacheMegabytes", string.Join(Environment.NewLine, logged.Prepend(StoreTestHelpers.MessageChain(error))), StringComparison.Ordinal);
+    }
+
+    private static async Task<(NpgsqlDataSource, FakeTimeProvider)> DatabaseAsync()
+    {
+        var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        return (dataSource, new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero)));
+    }
+
+    private static PostgresScheduleStore Store(NpgsqlDataSource dataSource, TimeProvider time, int pageCacheMegabytes = 64) =>
+        new(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(5), Postgres = { PageCacheMegabytes = pageCacheMegabytes } }),
+            Options.Create(new SchedulerOptions()));
+
+    private static SubmitCommand Submit(string scheduleId) => new("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null);
+
+    private static ReadOnlyMemory<byte>[] Encode(string[] rows) => [.. rows.Select(r => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r))];
+
+    private static async Task SucceedAsync(IScheduleStore store, string scheduleId, string[] rows)
+    {
+        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(Submit(scheduleId), CancellationToken.None)).Result);
+        var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, Encode(rows), [], CancellationToken.None)).Result);
+    }
+
+    private static List<string> Rows(StatusSnapshot? snapshot)
+    {
+        Assert.NotNull(snapshot);
+        Assert.Equal(ScheduleStatus.Success, snapshot.Status);
+        var rows = new List<string>();
+        foreach (var row in snapshot.Page)
+        {
+            rows.Add(Encoding.UTF8.GetString(row.Span));
+        }
+        return rows;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlDataSource dataSource, string sql)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        await command.ExecuteNonQueryAsync();
+    }
+}
