@@ -343,7 +343,7 @@ namespace QueryStatus.Bench
             if (Selected("readback-vs-copy"))
             {
                 await reference.ResetStatementsAsync();
-                figures.ReadBack = await ReadBackAgainstCopyAsync(inMemory, postgres, reference, figures.Ingest!, cancellationToken);
+                figures.ReadBack = await ReadBackAgainstCopyAsync(inMemory, postgres, reference, cancellationToken);
                 await PhaseStatementsAsync(figures, reference, "readback-vs-copy");
             }
 
@@ -601,20 +601,21 @@ namespace QueryStatus.Bench
         private static string IngestId(int pair) => $"bench_ingest_{pair}";
 
         /// <summary>
-        /// The last ingested result read whole, page after page of 10,000 rows by one client, from the service on PostgreSQL
+        /// An ingested result read whole, page after page of 10,000 rows by one client, from the service on PostgreSQL
         /// (A) against one client's COPY (SELECT row FROM copy_rows) TO STDOUT of the same rows (B), in alternating pairs;
-        /// for context the same read from the in-memory store, and COPY of the store's own chunks of that result.
+        /// for context the same read from the in-memory store, and COPY of the store's own chunks of that result. Each
+        /// pair reads the result its own ingest pair wrote, so that every page is read once: a page read again may come
+        /// from the service's page cache (Store:Postgres:PageCacheMegabytes), and this measures what the database sends.
         /// </summary>
         private async Task<PairedThroughput> ReadBackAgainstCopyAsync(Store inMemory, Store postgres, PostgresReference reference,
-            PairedThroughput ingest, CancellationToken cancellationToken)
+            CancellationToken cancellationToken)
         {
             var rows = options.IngestRows;
-            var scheduleId = IngestId(ingest.Pairs.Count - 1);
             Log("");
-            Log($"== readback-vs-copy: {scheduleId} ({rows:N0} rows) read page by page ({PageMax:N0} rows a page, one client) from the {OnPostgres} store (A) " +
+            Log($"== readback-vs-copy: {IngestId(0)} to {IngestId(options.Pairs - 1)} ({rows:N0} rows each, one per pair) read page by page ({PageMax:N0} rows a page, one client) from the {OnPostgres} store (A) " +
                 $"against COPY (SELECT row FROM {PostgresReference.Table}) TO STDOUT (FORMAT BINARY), one client (B)");
             Log($"   {"pair",-5} {"what",-40} {"rows/s",12} {"seconds",8} {"CPU µs/row",11} {"of which PG",11}");
-            async Task<Throughput> Read(Store store)
+            async Task<Throughput> Read(Store store, string scheduleId)
             {
                 var cpuBefore = store.Server.CpuSplit();
                 var clock = Stopwatch.StartNew();
@@ -634,16 +635,17 @@ namespace QueryStatus.Bench
             for (var p = 0; p < options.Pairs; p++)
             {
                 Throughput? api = null, copy = null;
+                var scheduleId = IngestId(p);
                 var steps = new List<Func<Task<Throughput>>>
                 {
-                    async () => api = await Read(postgres),
+                    async () => api = await Read(postgres, scheduleId),
                     async () => copy = await reference.CopyOutAsync(rows, cancellationToken),
                 };
                 if (p % 2 == 1)
                 {
                     steps.Reverse();
                 }
-                steps.Add(async () => await Read(inMemory));
+                steps.Add(async () => await Read(inMemory, scheduleId));
                 steps.Add(async () => await reference.CopyOutStoredChunksAsync(License, scheduleId, rows, cancellationToken));
                 foreach (var step in steps)
                 {

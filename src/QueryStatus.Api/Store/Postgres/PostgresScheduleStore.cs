@@ -17,7 +17,7 @@ namespace QueryStatus.Api.Store.Postgres;
 /// step as of each deadline's due time, as the in-memory store's writes do. A deadlock or serialization failure that
 /// slips through is rolled back by PostgreSQL and run again (<see cref="GuardAsync{T}"/>).
 /// </remarks>
-public sealed partial class PostgresScheduleStore : IScheduleStore
+public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
 {
     public const string ProviderName = "Postgres";
 
@@ -60,6 +60,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore
     }
 
     public string Provider => ProviderName;
+
+    public void Dispose() => _pages.Dispose();
 
     public StoreHoldings Holdings() => (StoreHoldings)Volatile.Read(ref _holdings);
 
