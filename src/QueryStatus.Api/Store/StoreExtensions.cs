@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -46,7 +47,8 @@ public static class StoreExtensions
             sp.GetRequiredService<IOptions<StoreOptions>>(),
             sp.GetRequiredService<IOptions<SchedulerOptions>>(),
             sp.GetRequiredService<IOptions<LicensesOptions>>(),
-            sp.GetRequiredService<PostgresWakeups>()));
+            sp.GetRequiredService<PostgresWakeups>(),
+            sp.GetRequiredService<IMeterFactory>()));
         services.AddSingleton<IScheduleStore>(sp => sp.GetRequiredService<IOptions<StoreOptions>>().Value.Provider == StoreOptions.PostgresProvider
             ? sp.GetRequiredService<PostgresScheduleStore>()
             : sp.GetRequiredService<InMemoryScheduleStore>());

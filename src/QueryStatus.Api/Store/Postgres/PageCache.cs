@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Caching.Memory;
+using QueryStatus.Api.Observability;
 
 namespace QueryStatus.Api.Store.Postgres;
 
@@ -18,17 +20,40 @@ public sealed class PageCache : IDisposable
     /// <summary>What an entry costs beyond its row bytes (the entry, the key, the page's segment array), roughly.</summary>
     private const long EntryOverheadBytes = 512;
 
-    private readonly MemoryCache? _pages;
+    public const string BytesGauge = "querystatus.store.page_cache.bytes";
+    public const string HitsCounter = "querystatus.store.page_cache.hits";
+    public const string MissesCounter = "querystatus.store.page_cache.misses";
 
-    public PageCache(long maxBytes)
+    private readonly MemoryCache? _pages;
+    private readonly Counter<long>? _hits;
+    private readonly Counter<long>? _misses;
+
+    /// <param name="maxBytes">Row bytes held at most; 0 holds none.</param>
+    /// <param name="meters">Where the cache reports its size, hits and misses (the service's meter), so that an operator can size it.</param>
+    public PageCache(long maxBytes, IMeterFactory? meters = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
-        _pages = maxBytes == 0 ? null : new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes });
+        if (maxBytes == 0)
+        {
+            return;
+        }
+        var pages = _pages = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, TrackStatistics = true });
+        if (meters is not null)
+        {
+            var meter = meters.Create(Telemetry.MeterName);
+            meter.CreateObservableGauge(BytesGauge, () => pages.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0, "By",
+                "Bytes of the succeeded results' pages this instance holds (row bytes and a small overhead per page).");
+            _hits = meter.CreateCounter<long>(HitsCounter, "{page}", "Pages of succeeded results answered from this instance's cache.");
+            _misses = meter.CreateCounter<long>(MissesCounter, "{page}", "Pages of succeeded results the database sent, which this instance then kept.");
+        }
     }
 
     /// <summary>The page held for this poll's window of this schedule, and the run it belongs to; null if none is.</summary>
     public Held? Find(string licenseId, string scheduleId, long start, long end) =>
         _pages is not null && _pages.TryGetValue(new Key(licenseId, scheduleId, start, end), out var held) ? (Held?)held : null;
+
+    /// <summary>Counts a poll answered with the page <see cref="Find"/> gave it.</summary>
+    public void Reused() => _hits?.Add(1);
 
     /// <summary>Holds a page that a run which succeeded answered for this window (pages without rows save nothing).</summary>
     public void Keep(string licenseId, string scheduleId, long start, long end, long runId, RowPage page)
@@ -37,6 +62,7 @@ public sealed class PageCache : IDisposable
         {
             return;
         }
+        _misses?.Add(1);
         _pages.Set(new Key(licenseId, scheduleId, start, end), new Held(runId, page),
             new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes });
     }

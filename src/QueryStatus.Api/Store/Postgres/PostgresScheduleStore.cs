@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -47,7 +48,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         IOptions<StoreOptions> store,
         IOptions<SchedulerOptions> scheduler,
         IOptions<LicensesOptions>? licenses = null,
-        PostgresWakeups? wakeups = null)
+        PostgresWakeups? wakeups = null,
+        IMeterFactory? meters = null)
     {
         _data = dataSource;
         _time = time;
@@ -56,7 +58,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         _licenses = licenses?.Value ?? [];
         _wakeups = wakeups;
         _statusReads = NewStatusReads();
-        _pages = new PageCache(store.Value.Postgres.PageCacheMegabytes * 1024L * 1024L);
+        _pages = new PageCache(store.Value.Postgres.PageCacheMegabytes * 1024L * 1024L, meters);
     }
 
     public string Provider => ProviderName;
@@ -126,7 +128,15 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         }
         for (var i = 0; i < snapshots.Length; i++)
         {
-            if (snapshots[i] is { Snapshot.Status: ScheduleStatus.Success } found && found.RunId != heldRuns[i])
+            if (snapshots[i] is not { Snapshot.Status: ScheduleStatus.Success } found)
+            {
+                continue;
+            }
+            if (found.RunId == heldRuns[i])
+            {
+                _pages.Reused();
+            }
+            else
             {
                 _pages.Keep(licenses[i], schedules[i], starts[i], ends[i], found.RunId, found.Snapshot.Page);
             }

@@ -1,8 +1,12 @@
+using System.Diagnostics.Metrics;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
+using QueryStatus.Api.Observability;
 using QueryStatus.Api.Store;
 using QueryStatus.Api.Store.Postgres;
 using QueryStatus.Api.Tests.Infrastructure;
@@ -80,6 +84,30 @@ public sealed class PageCacheTests
         time.Advance(TimeSpan.FromMinutes(10));
 
         Assert.Null(await store.GetStatusAsync("lic", "expiring", FirstTen, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task TheCacheReportsPagesAnsweredFromItAndPagesTheDatabaseSent()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var hits = new MetricCollector<long>(meters, Telemetry.MeterName, PageCache.HitsCounter);
+        using var misses = new MetricCollector<long>(meters, Telemetry.MeterName, PageCache.MissesCounter);
+        using var bytes = new MetricCollector<long>(meters, Telemetry.MeterName, PageCache.BytesGauge);
+        var store = new PostgresScheduleStore(dataSource, time, Options.Create(new StoreOptions()), Options.Create(new SchedulerOptions()), meters: meters);
+        await SucceedAsync(store, "done", ["\"abc\""]);
+
+        for (var poll = 0; poll < 3; poll++)
+        {
+            await store.GetStatusAsync("lic", "done", FirstTen, CancellationToken.None);
+        }
+        await store.GetStatusAsync("lic", "done", new PageWindow(5, null, 10), CancellationToken.None); // past the end: no rows to keep
+        bytes.RecordObservableInstruments();
+
+        Assert.Equal((2L, 1L), (hits.GetMeasurementSnapshot().Sum(m => m.Value), misses.GetMeasurementSnapshot().Sum(m => m.Value)));
+        Assert.InRange(bytes.LastMeasurement!.Value, 5, 5 + 1024);
     }
 
     [Fact]
