@@ -6,8 +6,10 @@ namespace QueryStatus.Api.Store.Postgres;
 
 /// <summary>
 /// Pages of succeeded results this instance has read, by the poll that asked for them, so that a page asked for again
-/// (a client polling a finished query, which answers with its rows, or several clients reading one result) is not sent
-/// by PostgreSQL again. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes, least recently read first out.
+/// and again (a client polling a finished query, which answers with its rows, or several clients reading one result)
+/// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes, least recently
+/// read first out. A page is kept the second time the database sends it: a client paging through a result once (the
+/// usual read) costs the cache a key per page, and does not push out the pages that polls come back for.
 /// </summary>
 /// <remarks>
 /// Nothing here decides whether a page is still the answer: every poll still runs the status statement, which finds
@@ -24,7 +26,11 @@ public sealed class PageCache : IDisposable
     public const string HitsCounter = "querystatus.store.page_cache.hits";
     public const string MissesCounter = "querystatus.store.page_cache.misses";
 
+    /// <summary>Windows read once, and the run they were read from: up to this many, least recently read first out.</summary>
+    private const int SeenWindows = 100_000;
+
     private readonly MemoryCache? _pages;
+    private readonly MemoryCache? _seen;
     private readonly Counter<long>? _hits;
     private readonly Counter<long>? _misses;
 
@@ -38,13 +44,14 @@ public sealed class PageCache : IDisposable
             return;
         }
         var pages = _pages = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxBytes, TrackStatistics = true });
+        _seen = new MemoryCache(new MemoryCacheOptions { SizeLimit = SeenWindows });
         if (meters is not null)
         {
             var meter = meters.Create(Telemetry.MeterName);
             meter.CreateObservableGauge(BytesGauge, () => pages.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0, "By",
                 "Bytes of the succeeded results' pages this instance holds (row bytes and a small overhead per page).");
             _hits = meter.CreateCounter<long>(HitsCounter, "{page}", "Pages of succeeded results answered from this instance's cache.");
-            _misses = meter.CreateCounter<long>(MissesCounter, "{page}", "Pages of succeeded results the database sent, which this instance then kept.");
+            _misses = meter.CreateCounter<long>(MissesCounter, "{page}", "Pages of succeeded results the database sent (kept from the second time on).");
         }
     }
 
@@ -55,19 +62,34 @@ public sealed class PageCache : IDisposable
     /// <summary>Counts a poll answered with the page <see cref="Find"/> gave it.</summary>
     public void Reused() => _hits?.Add(1);
 
-    /// <summary>Holds a page that a run which succeeded answered for this window (pages without rows save nothing).</summary>
+    /// <summary>
+    /// Offers a page that the database sent for this window of a run which succeeded: held if the same run's page was
+    /// sent for this window before (pages without rows save nothing).
+    /// </summary>
     public void Keep(string licenseId, string scheduleId, long start, long end, long runId, RowPage page)
     {
-        if (_pages is null || page.ByteCount == 0)
+        if (_pages is null || _seen is null || page.ByteCount == 0)
         {
             return;
         }
         _misses?.Add(1);
-        _pages.Set(new Key(licenseId, scheduleId, start, end), new Held(runId, page),
-            new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes });
+        var key = new Key(licenseId, scheduleId, start, end);
+        if (_seen.TryGetValue(key, out long seenRun) && seenRun == runId)
+        {
+            _seen.Remove(key);
+            _pages.Set(key, new Held(runId, page), new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes });
+        }
+        else
+        {
+            _seen.Set(key, runId, new MemoryCacheEntryOptions { Size = 1 });
+        }
     }
 
-    public void Dispose() => _pages?.Dispose();
+    public void Dispose()
+    {
+        _pages?.Dispose();
+        _seen?.Dispose();
+    }
 
     /// <summary>A page, and the run whose rows it holds.</summary>
     public sealed record Held(long RunId, RowPage Page);
