@@ -26,8 +26,17 @@ public sealed class PageCache : IDisposable
     public const string HitsCounter = "querystatus.store.page_cache.hits";
     public const string MissesCounter = "querystatus.store.page_cache.misses";
 
-    /// <summary>Windows read once, and the run they were read from: up to this many, least recently read first out.</summary>
-    private const int SeenWindows = 100_000;
+    /// <summary>
+    /// Windows read once, and the run they were read from: for a minute, and up to this many (a few MiB of entries at
+    /// most), least recently read first out. A window read again later counts as read once; without the minute, every
+    /// window a client pages through once would stay until pushed out, and the process would grow until then.
+    /// </summary>
+    private const int SeenWindows = 20_000;
+
+    private static readonly TimeSpan SeenFor = TimeSpan.FromMinutes(1);
+
+    /// <summary>A page nobody read for this long leaves, so that an instance gives back the memory once polls stop.</summary>
+    private static readonly TimeSpan HeldUnread = TimeSpan.FromMinutes(10);
 
     private readonly MemoryCache? _pages;
     private readonly MemoryCache? _seen;
@@ -77,11 +86,12 @@ public sealed class PageCache : IDisposable
         if (_seen.TryGetValue(key, out long seenRun) && seenRun == runId)
         {
             _seen.Remove(key);
-            _pages.Set(key, new Held(runId, page), new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes });
+            _pages.Set(key, new Held(runId, page),
+                new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes, SlidingExpiration = HeldUnread });
         }
         else
         {
-            _seen.Set(key, runId, new MemoryCacheEntryOptions { Size = 1 });
+            _seen.Set(key, runId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = SeenFor });
         }
     }
 
