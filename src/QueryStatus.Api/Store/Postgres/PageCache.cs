@@ -7,15 +7,16 @@ namespace QueryStatus.Api.Store.Postgres;
 /// <summary>
 /// Pages of succeeded results this instance has read, by the poll that asked for them, so that a page asked for again
 /// and again (a client polling a finished query, which answers with its rows, or several clients reading one result)
-/// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes, least recently
-/// read first out. A page is kept the second time the database sends it: a client paging through a result once (the
+/// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes. A page is kept the second time the database sends it: a client paging through a result once (the
 /// usual read) costs the cache a key per page, and does not push out the pages that polls come back for.
 /// </summary>
 /// <remarks>
 /// Nothing here decides whether a page is still the answer: every poll still runs the status statement, which finds
 /// the run as it is now (gone once expired, replaced by a new run when the schedule is submitted again). A succeeded
-/// run's rows never change, and a run's id is never given to another run, so the statement sends a page's slices only
-/// when the run it finds is not the one whose page is held here; when it is, the page held is its page.
+/// run's rows never change, and a run's id and finish name it alone, so the statement sends a page's slices only
+/// when the run it finds is not the one whose page is held here (its <c>page_held</c> column); when it is, the page
+/// held is its page. When full, the cache drops entries in the background (expired ones first, then the least
+/// recently read), and may refuse a new page until it has.
 /// </remarks>
 public sealed class PageCache : IDisposable
 {
@@ -71,11 +72,15 @@ public sealed class PageCache : IDisposable
     /// <summary>Counts a poll answered with the page <see cref="Find"/> gave it.</summary>
     public void Reused() => _hits?.Add(1);
 
+    /// <summary>Drops the page held for this window: the poll found its run gone or replaced, so no poll will use it again.</summary>
+    public void Forget(string licenseId, string scheduleId, long start, long end) =>
+        _pages?.Remove(new Key(licenseId, scheduleId, start, end));
+
     /// <summary>
     /// Offers a page that the database sent for this window of a run which succeeded: held if the same run's page was
     /// sent for this window before (pages without rows save nothing).
     /// </summary>
-    public void Keep(string licenseId, string scheduleId, long start, long end, long runId, RowPage page)
+    public void Keep(string licenseId, string scheduleId, long start, long end, long runId, DateTimeOffset? expiresAt, RowPage page)
     {
         if (_pages is null || _seen is null || page.ByteCount == 0)
         {
@@ -85,14 +90,24 @@ public sealed class PageCache : IDisposable
         var key = new Key(licenseId, scheduleId, start, end);
         if (_seen.TryGetValue(key, out long seenRun) && seenRun == runId)
         {
-            _seen.Remove(key);
-            _pages.Set(key, new Held(runId, page),
+            _pages.Set(key, new Held(runId, expiresAt, page),
                 new MemoryCacheEntryOptions { Size = page.ByteCount + EntryOverheadBytes, SlidingExpiration = HeldUnread });
+            _seen.Remove(key);
         }
         else
         {
             _seen.Set(key, runId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = SeenFor });
         }
+    }
+
+    /// <summary>
+    /// Removes what has expired. A <see cref="MemoryCache"/> looks for expired entries only when it is used, so the
+    /// sweeper calls this on its interval: an instance that no longer gets polls still gives the memory back.
+    /// </summary>
+    public void RemoveExpired()
+    {
+        _pages?.Compact(0);
+        _seen?.Compact(0);
     }
 
     public void Dispose()
@@ -101,8 +116,11 @@ public sealed class PageCache : IDisposable
         _seen?.Dispose();
     }
 
-    /// <summary>A page, and the run whose rows it holds.</summary>
-    public sealed record Held(long RunId, RowPage Page);
+    /// <summary>
+    /// A page, and the run whose rows it holds: its id and its <c>expires_at</c>, which together name one run even if a
+    /// database restored to an earlier point gave a run's id again.
+    /// </summary>
+    public sealed record Held(long RunId, DateTimeOffset? ExpiresAt, RowPage Page);
 
     private readonly record struct Key(string LicenseId, string ScheduleId, long Start, long End);
 }

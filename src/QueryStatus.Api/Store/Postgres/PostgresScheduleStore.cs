@@ -103,42 +103,44 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         var windows = new PageWindow[reads.Count];
         var held = new PageCache.Held?[reads.Count];
         var heldRuns = new long[reads.Count];
+        var heldExpiries = new DateTimeOffset?[reads.Count];
         for (var i = 0; i < reads.Count; i++)
         {
             (licenses[i], schedules[i], windows[i]) = (reads[i].LicenseId, reads[i].ScheduleId, reads[i].Page);
             // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and when read (Resolve).
             (starts[i], ends[i]) = windows[i].Resolve(long.MaxValue);
             held[i] = _pages.Find(licenses[i], schedules[i], starts[i], ends[i]);
-            heldRuns[i] = held[i]?.RunId ?? 0;
+            (heldRuns[i], heldExpiries[i]) = (held[i]?.RunId ?? 0, held[i]?.ExpiresAt);
         }
         Found?[] snapshots;
         await using (var connection = await _data.OpenConnectionAsync())
         {
             snapshots = await SnapshotsAsync(connection,
                 """
-                SELECT q.n, q.start_row, q.end_row, q.held_run, r.*
-                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $6::bigint[]) WITH ORDINALITY AS q(license_id, schedule_id, start_row, end_row, held_run, n)
+                SELECT q.n, q.start_row, q.end_row, q.held_run, q.held_expires, r.*
+                FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $6::bigint[], $7::timestamptz[])
+                    WITH ORDINALITY AS q(license_id, schedule_id, start_row, end_row, held_run, held_expires, n)
                 CROSS JOIN LATERAL (
                     -- LIMIT keeps this a lookup by key per poll, whatever the planner thinks of the array's length.
                     SELECT r.* FROM runs r
                     WHERE r.license_id = q.license_id AND r.schedule_id = q.schedule_id AND (r.expires_at IS NULL OR r.expires_at > $5)
                     LIMIT 1) r
                 """,
-                [licenses, schedules, starts, ends, _time.GetUtcNow(), heldRuns], windows, held, CancellationToken.None);
+                [licenses, schedules, starts, ends, _time.GetUtcNow(), heldRuns, heldExpiries], windows, held, CancellationToken.None);
         }
         for (var i = 0; i < snapshots.Length; i++)
         {
-            if (snapshots[i] is not { Snapshot.Status: ScheduleStatus.Success } found)
-            {
-                continue;
-            }
-            if (found.RunId == heldRuns[i])
+            if (snapshots[i] is { PageHeld: true })
             {
                 _pages.Reused();
             }
-            else
+            else if (held[i] is not null)
             {
-                _pages.Keep(licenses[i], schedules[i], starts[i], ends[i], found.RunId, found.Snapshot.Page);
+                _pages.Forget(licenses[i], schedules[i], starts[i], ends[i]);
+            }
+            if (snapshots[i] is { PageHeld: false, Snapshot.Status: ScheduleStatus.Success } found)
+            {
+                _pages.Keep(licenses[i], schedules[i], starts[i], ends[i], found.RunId, found.Snapshot.ExpiresAt, found.Snapshot.Page);
             }
         }
         return Array.ConvertAll(snapshots, static found => found?.Snapshot);
@@ -236,6 +238,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     /// </remarks>
     public async ValueTask<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
+        _pages.RemoveExpired();
         var (connection, transaction, sweeping) = await GuardAsync("The PostgreSQL store could not take the sweeper's lock.", async () =>
         {
             var lockConnection = await _data.OpenConnectionAsync(cancellationToken);
@@ -473,14 +476,15 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         _wakeups is null ? Task.CompletedTask : PostgresWakeups.NotifyAsync(connection, cancellationToken);
 
     private async Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
-        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, 0::bigint AS held_run, r.* FROM runs r WHERE r.run_id = $1",
+        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, 0::bigint AS held_run, NULL::timestamptz AS held_expires, r.* FROM runs r WHERE r.run_id = $1",
             [runId], [new PageWindow(0, 0, 0)], [null], cancellationToken))[0]?.Snapshot;
 
     /// <summary>
     /// Runs' status, counters and pages in one statement: one round trip and one snapshot of the database, so that each
     /// page always belongs to the status beside it. <paramref name="runs"/> selects the runs to read (columns <c>n</c>,
-    /// the read's number from 1, <c>start_row</c>, <c>end_row</c> and <c>held_run</c>, the run whose page
-    /// <paramref name="held"/> holds for that read or 0, then the run's); the answer has a snapshot or null per window,
+    /// the read's number from 1, <c>start_row</c>, <c>end_row</c>, and <c>held_run</c> and <c>held_expires</c>, the id and
+    /// expiry of the run whose page <paramref name="held"/> holds for that read or 0 and null, then the run's); the
+    /// answer has a snapshot or null per window,
     /// in order. The snapshot's columns repeat on each of its page's slices (a handful of rows, in no particular order;
     /// a run with no page, or whose page is held, gives one row with no slice).
     /// </summary>
@@ -495,7 +499,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
                        k.ready, k.total,
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'QUEUED')::int AS queued,
                        (SELECT count(*) FROM tasks t WHERE t.license_id = r.license_id AND t.state = 'RUNNING')::int AS running,
-                       r.held_run
+                       -- The page held is this run's (PageCache): the one place that decides it, for the slices below and the caller.
+                       coalesce(r.run_id = r.held_run AND r.expires_at = r.held_expires, false) AS page_held
                 FROM ({runs}) r
                 -- Both counts of the run's tasks in one pass (two subqueries cost a third more per poll; bench/RESULTS.md).
                 CROSS JOIN LATERAL (
@@ -506,10 +511,10 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
                 -- Only a succeeded run has pages, and only one whose page is not held is sent it. OFFSET 0 keeps the
                 -- subquery whole, so that PostgreSQL tests these conditions once per run before looking at any chunk.
                 SELECT * FROM ({RowChunks.PageSlicesSql("s.run_id", "s.start_row", "s.end_row")}) x
-                WHERE s.status = 'SUCCESS' AND s.run_id <> s.held_run OFFSET 0) p ON true
+                WHERE s.status = 'SUCCESS' AND NOT s.page_held OFFSET 0) p ON true
             """, parameters);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var found = new (StatusSnapshot Snapshot, long RunId, RowChunks.PageSlices Slices)?[windows.Length];
+        var found = new (StatusSnapshot Snapshot, long RunId, bool PageHeld, RowChunks.PageSlices Slices)?[windows.Length];
         while (await reader.ReadAsync(cancellationToken))
         {
             var i = checked((int)reader.GetInt64(0) - 1);
@@ -521,7 +526,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
                 var total = status == ScheduleStatus.Success ? reader.GetInt64(9) : 0;
                 var snapshot = new StatusSnapshot(reader.GetString(4), status, reader.GetInt32(10), reader.GetInt32(11),
                     reader.GetInt32(12), reader.GetInt32(13), failure, expiresAt, total, RowPage.Empty(0));
-                found[i] = read = (snapshot, reader.GetInt64(3), new RowChunks.PageSlices());
+                found[i] = read = (snapshot, reader.GetInt64(3), reader.GetBoolean(14), new RowChunks.PageSlices());
             }
             if (!reader.IsDBNull(15))
             {
@@ -535,17 +540,18 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
             {
                 var (start, end) = windows[i].Resolve(read.Snapshot.TotalRows);
                 // A held page was cut from the same rows for the same window: the run's rows and total never change.
-                var page = read.Snapshot.Status == ScheduleStatus.Success && held[i] is { } h && h.RunId == read.RunId
-                    ? h.Page
-                    : read.Slices.ToPage(start, end);
-                snapshots[i] = new Found(read.Snapshot with { Page = page }, read.RunId);
+                var page = read.PageHeld ? held[i]!.Page : read.Slices.ToPage(start, end);
+                snapshots[i] = new Found(read.Snapshot with { Page = page }, read.RunId, read.PageHeld);
             }
         }
         return snapshots;
     }
 
-    /// <summary>A run's snapshot, and the run's id (which the snapshot, a client's view, does not carry).</summary>
-    private readonly record struct Found(StatusSnapshot Snapshot, long RunId);
+    /// <summary>
+    /// A run's snapshot, the run's id (which the snapshot, a client's view, does not carry), and whether its page is the
+    /// one the poll's <see cref="PageCache"/> entry held.
+    /// </summary>
+    private readonly record struct Found(StatusSnapshot Snapshot, long RunId, bool PageHeld);
 
     /// <summary>The retention rule: a run that finished at <paramref name="finishedAt"/> is gone from then plus retention.</summary>
     private DateTimeOffset? RetainedUntil(DateTimeOffset? finishedAt) => finishedAt + _retention;

@@ -136,6 +136,30 @@ public sealed class PageCacheTests
     }
 
     [Fact]
+    public async Task APageIsDroppedOnceAPollFindsItsRunReplaced()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var bytes = new MetricCollector<long>(meters, Telemetry.MeterName, PageCache.BytesGauge);
+        var store = new PostgresScheduleStore(dataSource, time, Options.Create(new StoreOptions()), Options.Create(new SchedulerOptions()), meters: meters);
+        await SucceedAsync(store, "again", ["\"old\""]);
+        for (var poll = 0; poll < 2; poll++)
+        {
+            await store.GetStatusAsync("lic", "again", FirstTen, CancellationToken.None);
+        }
+        bytes.RecordObservableInstruments();
+        Assert.True(bytes.LastMeasurement!.Value > 0);
+
+        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(Submit("again"), CancellationToken.None)).Result);
+        Assert.Equal(ScheduleStatus.Queued, (await store.GetStatusAsync("lic", "again", FirstTen, CancellationToken.None))!.Status);
+
+        bytes.RecordObservableInstruments();
+        Assert.Equal(0, bytes.LastMeasurement!.Value);
+    }
+
+    [Fact]
     public async Task StartUpRefusesANegativePageCache()
     {
         using var factory = new QueryStatusFactory
