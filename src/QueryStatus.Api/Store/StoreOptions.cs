@@ -35,8 +35,8 @@ public sealed class PostgresStoreOptions
     public bool Migrate { get; set; } = true;
 
     /// <summary>
-    /// Row bytes of succeeded results' pages each instance keeps after reading them, so that a page read again is not
-    /// sent by the database again (0: none kept).
+    /// Row bytes of succeeded results' pages each instance keeps once it has read them twice, so that a page polled
+    /// again and again is not sent by the database each time (0: none kept).
     /// </summary>
     public int PageCacheMegabytes { get; set; } = 64;
 }

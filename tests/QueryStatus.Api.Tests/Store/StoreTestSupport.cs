@@ -4,6 +4,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using QueryStatus.Api.Store;
+using QueryStatus.Api.Store.Postgres;
 using QueryStatus.Api.Tests.Infrastructure;
 
 namespace QueryStatus.Api.Tests.Store;
@@ -64,9 +68,27 @@ public sealed class TempSeedFile : IDisposable
     }
 }
 
-/// <summary>Exception chains and counters for the store tests; status calls and readers are in <see cref="ClientKit"/>.</summary>
+/// <summary>
+/// Exception chains, counters and store set-ups for the store tests; status calls and readers are in <see cref="ClientKit"/>.
+/// </summary>
 public static class StoreTestHelpers
 {
+    /// <summary>A data source on a new database of the shared PostgreSQL server, its schema migrated.</summary>
+    public static async Task<NpgsqlDataSource> MigratedDataSourceAsync()
+    {
+        var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        return dataSource;
+    }
+
+    /// <summary>A run of license <c>lic</c> that succeeded with these rows: one sub-query submitted, leased and completed.</summary>
+    public static async Task SucceedAsync(IScheduleStore store, string scheduleId, ReadOnlyMemory<byte>[] rows)
+    {
+        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
+        var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
+        Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, rows, [], CancellationToken.None)).Result);
+    }
+
     /// <summary>Every message in the exception's chain (inner and aggregated exceptions), one per line.</summary>
     public static string MessageChain(Exception exception) => string.Join(Environment.NewLine, Chain(exception).Select(e => e.Message));
 

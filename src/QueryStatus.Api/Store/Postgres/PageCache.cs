@@ -7,8 +7,9 @@ namespace QueryStatus.Api.Store.Postgres;
 /// <summary>
 /// Pages of succeeded results this instance has read, by the poll that asked for them, so that a page asked for again
 /// and again (a client polling a finished query, which answers with its rows, or several clients reading one result)
-/// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes. A page is kept the second time the database sends it: a client paging through a result once (the
-/// usual read) costs the cache a key per page, and does not push out the pages that polls come back for.
+/// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes. A page is kept
+/// the second time the database sends it: a client paging through a result once (the usual read) costs the cache a
+/// key per page, and does not push out the pages that polls come back for.
 /// </summary>
 /// <remarks>
 /// Nothing here decides whether a page is still the answer: every poll still runs the status statement, which finds

@@ -484,9 +484,9 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     /// page always belongs to the status beside it. <paramref name="runs"/> selects the runs to read (columns <c>n</c>,
     /// the read's number from 1, <c>start_row</c>, <c>end_row</c>, and <c>held_run</c> and <c>held_expires</c>, the id and
     /// expiry of the run whose page <paramref name="held"/> holds for that read or 0 and null, then the run's); the
-    /// answer has a snapshot or null per window,
-    /// in order. The snapshot's columns repeat on each of its page's slices (a handful of rows, in no particular order;
-    /// a run with no page, or whose page is held, gives one row with no slice).
+    /// answer has a snapshot or null per window, in order. The snapshot's columns repeat on each of its page's slices
+    /// (a handful of rows, in no particular order; a run with no page, or whose page is held, gives one row with no
+    /// slice).
     /// </summary>
     private static async Task<Found?[]> SnapshotsAsync(
         NpgsqlConnection connection, string runs, object?[] parameters, PageWindow[] windows, PageCache.Held?[] held,

@@ -1,11 +1,9 @@
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using QueryStatus.Api.Store;
 using QueryStatus.Api.Store.Postgres;
-using QueryStatus.Api.Tests.Infrastructure;
 
 namespace QueryStatus.Api.Tests.Store.Postgres;
 
@@ -15,8 +13,7 @@ public sealed class ExpiredRowsTests
     [Fact]
     public async Task ExpiredRowsGoInBatchesUntilNoneIsLeftAndLiveOnesStay()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
-        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
         var store = new PostgresScheduleStore(dataSource, time,
             Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
@@ -24,9 +21,9 @@ public sealed class ExpiredRowsTests
         ReadOnlyMemory<byte>[] Rows(string name) =>
             [.. Enumerable.Range(0, 20).Select(i => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{name}{i}{new string('x', 20_000)}\""))];
 
-        await SucceedAsync(store, "old", Rows("old"));
+        await StoreTestHelpers.SucceedAsync(store, "old", Rows("old"));
         time.Advance(TimeSpan.FromMinutes(5));
-        await SucceedAsync(store, "new", Rows("new"));
+        await StoreTestHelpers.SucceedAsync(store, "new", Rows("new"));
         time.Advance(TimeSpan.FromMinutes(5)); // "old" has expired, "new" has five minutes left
 
         await store.DeleteExpiredRowsAsync(CancellationToken.None, chunksPerDelete: 2);
@@ -39,12 +36,11 @@ public sealed class ExpiredRowsTests
     [Fact]
     public async Task AnotherInstanceDeletingExpiredRowsDoesNotHoldUpTheTimeStep()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
-        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
         var store = new PostgresScheduleStore(dataSource, time,
             Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
-        await SucceedAsync(store, "old", [Encoding.UTF8.GetBytes("1")]);
+        await StoreTestHelpers.SucceedAsync(store, "old", [Encoding.UTF8.GetBytes("1")]);
         time.Advance(TimeSpan.FromMinutes(11));
 
         // Another instance is deleting expired rows: it holds the deleters' lock, for as long as it likes.
@@ -59,13 +55,6 @@ public sealed class ExpiredRowsTests
         Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None));
         Assert.Null(await store.GetStatusAsync("lic", "old", new PageWindow(0, null, 10), CancellationToken.None));
         Assert.Equal(0L, await RowChunksLeftAsync(dataSource));
-    }
-
-    private static async Task SucceedAsync(IScheduleStore store, string scheduleId, ReadOnlyMemory<byte>[] rows)
-    {
-        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", scheduleId, [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
-        var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
-        Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, rows, [], CancellationToken.None)).Result);
     }
 
     private static async Task<long> RowChunksLeftAsync(NpgsqlDataSource dataSource)

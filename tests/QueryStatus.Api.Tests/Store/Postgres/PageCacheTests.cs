@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -169,8 +168,7 @@ public sealed class PageCacheTests
 
     private static async Task<(NpgsqlDataSource, FakeTimeProvider)> DatabaseAsync()
     {
-        var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
-        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
         return (dataSource, new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero)));
     }
 
@@ -188,12 +186,8 @@ public sealed class PageCacheTests
 
     private static ReadOnlyMemory<byte>[] Encode(string[] rows) => [.. rows.Select(r => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(r))];
 
-    private static async Task SucceedAsync(IScheduleStore store, string scheduleId, string[] rows)
-    {
-        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(Submit(scheduleId), CancellationToken.None)).Result);
-        var task = Assert.Single(await store.LeaseAsync(new LeaseCommand("w", 1, TimeSpan.FromHours(1)), TimeSpan.Zero, CancellationToken.None));
-        Assert.Equal(WriteResult.Ok, (await store.CompleteAsync(task.TaskId, task.LeaseToken, Encode(rows), [], CancellationToken.None)).Result);
-    }
+    private static Task SucceedAsync(IScheduleStore store, string scheduleId, string[] rows) =>
+        StoreTestHelpers.SucceedAsync(store, scheduleId, Encode(rows));
 
     private static List<string> Rows(StatusSnapshot? snapshot)
     {
