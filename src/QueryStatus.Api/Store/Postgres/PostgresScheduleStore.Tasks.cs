@@ -339,7 +339,9 @@ public sealed partial class PostgresScheduleStore
             }
             var task = await ReadRowAsync(connection,
                 $"""
-                WITH run AS (SELECT run_id, status, held_rows FROM runs WHERE run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE" : "FOR UPDATE")})
+                WITH run AS (
+                    SELECT r.run_id, r.status, h.held_rows FROM runs r JOIN run_rows h ON h.run_id = r.run_id
+                    WHERE r.run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE OF r" : "FOR UPDATE OF r")})
                 SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status, run.held_rows
                 FROM tasks t JOIN run ON run.run_id = t.run_id
                 WHERE t.task_id = $1

@@ -433,9 +433,12 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         DateTimeOffset? notBefore = null) =>
         await ReadRowAsync(connection,
             """
-            INSERT INTO runs (license_id, schedule_id, status, not_before, queued_at, finished_at, expires_at, deadline, failure_code, failure_message)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-            RETURNING run_id
+            WITH run AS (
+                INSERT INTO runs (license_id, schedule_id, status, not_before, queued_at, finished_at, expires_at, deadline, failure_code, failure_message)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                RETURNING run_id),
+            counter AS (INSERT INTO run_rows (run_id) SELECT run_id FROM run)
+            SELECT run_id FROM run
             """,
             [licenseId, scheduleId, status.ToWire(), Nullable(notBefore), Nullable(queuedAt), Nullable(finishedAt), Nullable(RetainedUntil(finishedAt)),
              Nullable(deadline), (object?)failure?.Code ?? DBNull.Value, (object?)failure?.Message ?? DBNull.Value],

@@ -68,11 +68,11 @@ public static class RowChunks
 
     /// <summary>
     /// Stages a batch's rows for a task attempt, in the caller's transaction, and counts them in the run's
-    /// <c>held_rows</c> unless that would pass <paramref name="maxHeldRows"/>: then it answers false and the caller must
+    /// <c>run_rows.held_rows</c> unless that would pass <paramref name="maxHeldRows"/>: then it answers false and the caller must
     /// roll the transaction back (the rows were copied already).
     /// </summary>
     /// <remarks>
-    /// The count is added after the copy, so the run's row is locked only from then until the commit: batches of one run
+    /// The count is added after the copy, so the run's counter is locked only from then until the commit: batches of one run
     /// written at once (several workers, several instances) copy side by side and take turns only for that update. Its
     /// condition is evaluated on the latest count, so the limit holds exactly however many write at once.
     /// </remarks>
@@ -99,7 +99,7 @@ public static class RowChunks
             await copy.CompleteAsync(cancellationToken);
         }
         await using var held = new NpgsqlCommand(
-            "UPDATE runs SET held_rows = held_rows + $2 WHERE run_id = $1 AND held_rows + $2 <= $3", connection);
+            "UPDATE run_rows SET held_rows = held_rows + $2 WHERE run_id = $1 AND held_rows + $2 <= $3", connection);
         held.Parameters.Add(new NpgsqlParameter { Value = runId });
         held.Parameters.Add(new NpgsqlParameter { Value = (long)rows.Count });
         held.Parameters.Add(new NpgsqlParameter { Value = maxHeldRows });
@@ -112,7 +112,7 @@ public static class RowChunks
         await using var command = new NpgsqlCommand(
             """
             WITH gone AS (DELETE FROM row_chunks WHERE task_id = $1 AND attempt = $2 RETURNING run_id, row_count)
-            UPDATE runs r SET held_rows = r.held_rows - g.rows
+            UPDATE run_rows r SET held_rows = r.held_rows - g.rows
             FROM (SELECT run_id, sum(row_count) AS rows FROM gone GROUP BY run_id) g
             WHERE r.run_id = g.run_id
             """, connection);

@@ -18,7 +18,7 @@ public sealed class MigrationTests
         Assert.Equal(PostgresMigrator.Scripts, applied);
         Assert.NotEmpty(applied);
         var tables = await ListAsync(dataSource, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-        Assert.Equal(["batches", "licenses", "row_chunks", "runs", PostgresMigrator.JournalTable, "tasks"], tables);
+        Assert.Equal(["batches", "licenses", "row_chunks", "run_rows", "runs", PostgresMigrator.JournalTable, "tasks"], tables);
     }
 
     [Fact]

@@ -113,7 +113,9 @@ public sealed class RowChunksTests
             await using var command = new NpgsqlCommand(
                 """
                 INSERT INTO licenses (license_id) VALUES ('lic') ON CONFLICT DO NOTHING;
-                INSERT INTO runs (license_id, schedule_id, status) VALUES ('lic', 's_' || gen_random_uuid(), 'RUNNING') RETURNING run_id;
+                WITH run AS (INSERT INTO runs (license_id, schedule_id, status) VALUES ('lic', 's_' || gen_random_uuid(), 'RUNNING') RETURNING run_id),
+                    counter AS (INSERT INTO run_rows (run_id) SELECT run_id FROM run)
+                SELECT run_id FROM run;
                 """, Connection);
             var runId = (long)(await command.ExecuteScalarAsync())!;
             foreach (var (task, ordinal, attempt) in tasks)
