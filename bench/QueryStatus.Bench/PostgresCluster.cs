@@ -119,6 +119,15 @@ public sealed class PostgresCluster : IAsyncDisposable
         await ExecuteAsync(connection, "CHECKPOINT");
     }
 
+    /// <summary>Where the cluster's WAL ends now, in bytes from its start: the difference of two readings is the WAL written between them.</summary>
+    public async Task<long> WalPositionAsync()
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres", 1));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     public static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);

@@ -558,7 +558,7 @@ namespace QueryStatus.Bench
             Log($"== ingest-vs-copy: {rows:N0} rows of {ApiClient.RowLength} B through the API (8 workers, 50,000-row batches, {rows / 100_000} sub-queries) " +
                 $"into the {OnPostgres} store (A) against COPY {PostgresReference.Table} (row bytea) FROM STDIN (FORMAT BINARY), one client (B); " +
                 "in-memory store for context; a CHECKPOINT before each");
-            Log($"   {"pair",-5} {"what",-30} {"rows/s",12} {"seconds",8} {"CPU µs/row",11} {"of which PG",11}");
+            Log($"   {"pair",-5} {"what",-30} {"rows/s",12} {"seconds",8} {"CPU µs/row",11} {"of which PG",11} {"WAL B/row",9}");
             var pairs = new List<(Throughput, Throughput)>();
             var context = new List<Throughput>();
             for (var p = 0; p < options.Pairs; p++)
@@ -583,8 +583,10 @@ namespace QueryStatus.Bench
                     (int)(rows / 100_000), 100_000, batchRows: 50_000, workers: 8, cancellationToken), $"API into {InMemory}"));
                 foreach (var step in steps)
                 {
+                    var walBefore = await cluster.WalPositionAsync();
                     var t = await step();
-                    Log($"   {p + 1,-5} {t.Label,-30} {t.RowsPerSecond,12:N0} {t.Elapsed.TotalSeconds,8:F2} {t.CpuUsPerRow,11:F2} {t.DatabaseCpuUsPerRow,11:F2}");
+                    var wal = await cluster.WalPositionAsync() - walBefore;
+                    Log($"   {p + 1,-5} {t.Label,-30} {t.RowsPerSecond,12:N0} {t.Elapsed.TotalSeconds,8:F2} {t.CpuUsPerRow,11:F2} {t.DatabaseCpuUsPerRow,11:F2} {(double)wal / t.Rows,9:F1}");
                     if (!ReferenceEquals(t, api) && !ReferenceEquals(t, copy))
                     {
                         context.Add(t);
