@@ -123,9 +123,15 @@ public sealed class FailRequestValidator : AbstractValidator<FailRequest>
         RuleFor(r => r.LeaseToken).LeaseToken();
         RuleFor(r => r.Code)
             .NotEmpty().WithMessage("code: required, a stable error code such as DATA_SOURCE_ERROR.")
-            .MaximumLength(100).WithMessage("code: at most 100 characters.");
+            .MaximumLength(100).WithMessage("code: at most 100 characters.")
+            .Must(code => code!.All(c => !char.IsControl(c))).When(r => r.Code is not null, ApplyConditionTo.CurrentValidator)
+            .WithMessage("code: no control characters.");
+        // Line breaks and tabs may be part of a message; NUL may not (PostgreSQL's text cannot hold it, and no store should
+        // accept what another refuses).
         RuleFor(r => r.Message)
             .NotEmpty().WithMessage("message: required, what went wrong (shown to the query's owner).")
-            .MaximumLength(2000).WithMessage("message: at most 2000 characters.");
+            .MaximumLength(2000).WithMessage("message: at most 2000 characters.")
+            .Must(message => !message!.Contains('\0', StringComparison.Ordinal)).When(r => r.Message is not null, ApplyConditionTo.CurrentValidator)
+            .WithMessage("message: no NUL character (U+0000).");
     }
 }

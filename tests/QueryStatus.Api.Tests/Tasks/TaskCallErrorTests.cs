@@ -91,6 +91,8 @@ public class TaskCallErrorTests(string provider = StoreOptions.InMemoryProvider)
         { "fail", """{"lease_token":"{token}","message":"m","retryable":false}""", "code" },
         { "fail", """{"lease_token":"{token}","code":"E","retryable":false}""", "message" },
         { "fail", """{"code":"E","message":"m"}""", "lease_token" },
+        { "fail", """{"lease_token":"{token}","code":"E\u0000","message":"m"}""", "code" },
+        { "fail", """{"lease_token":"{token}","code":"E","message":"a NUL \u0000 here"}""", "message" },
     };
 
     [Theory]

@@ -97,14 +97,11 @@ public sealed partial class PostgresScheduleStore
                 picks.Add(license);
             });
 
-        // Rotation afterwards: served licenses still waiting go to the back in the order they were served; emptied ones leave.
+        // Rotation afterwards: served licenses still waiting go to the back in the order they were served; emptied ones
+        // leave once their tasks are taken (below).
         var inRotation = rotation.Select(e => e.LicenseId).ToHashSet(StringComparer.Ordinal);
         var leaving = licenses.Where(e => !inRotation.Contains(e.LicenseId)).Select(e => e.LicenseId).ToArray();
         var movingBack = rotation.Where(e => e.Taken > 0).Select(e => e.LicenseId).ToArray();
-        if (leaving.Length > 0)
-        {
-            await ExecuteAsync(connection, "UPDATE licenses SET rotation = NULL WHERE license_id = ANY($1)", [leaving], cancellationToken);
-        }
         if (movingBack.Length > 0)
         {
             var positions = await ReadRowsAsync(connection, "SELECT nextval('rotation_seq') FROM generate_series(1, $1)",
@@ -114,11 +111,25 @@ public sealed partial class PostgresScheduleStore
                 "UPDATE licenses l SET rotation = u.position FROM unnest($1::text[], $2::bigint[]) AS u(license_id, position) WHERE l.license_id = u.license_id",
                 [movingBack, positions.ToArray()], cancellationToken);
         }
-        if (picks.Count == 0)
+        var leased = picks.Count == 0 ? [] : await TakeAsync(connection, command, licenses, picks, now, cancellationToken);
+        if (leaving.Length > 0)
         {
-            return [];
+            // The counts said these licenses would have nothing queued left, but a task another call held locked was
+            // skipped (a late heartbeat of a lease that expired locks its task, queued again): such a license stays in.
+            await ExecuteAsync(connection,
+                """
+                UPDATE licenses l SET rotation = NULL
+                WHERE l.license_id = ANY($1) AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.license_id = l.license_id AND t.state = 'QUEUED')
+                """, [leaving], cancellationToken);
         }
+        return leased;
+    }
 
+    /// <summary>Takes the picked licenses' next queued tasks (skipping any another call holds), in pick order.</summary>
+    private static async Task<List<LeasedTask>> TakeAsync(
+        NpgsqlConnection connection, LeaseCommand command, List<RotationEntry> licenses, List<RotationEntry> picks, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
         var served = licenses.Where(e => e.Taken > 0).ToArray();
         var chosen = await ReadRowsAsync(connection,
             """
@@ -194,8 +205,8 @@ public sealed partial class PostgresScheduleStore
     public async ValueTask<TaskOutcome> AppendRowsAsync(
         string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken)
     {
-        // Batches of one run are written side by side (the run shared); when the run's row count, checked before the
-        // copy, has meanwhile grown past the limit through another batch, the copy is rolled back and the call made
+        // Batches of one run are written side by side (the run shared); when the run's row count passes the limit,
+        // found before the copy or, through another batch, after it, the transaction is rolled back and the call made
         // once more holding the run alone, where the check is exact and fails the run.
         try
         {
@@ -223,7 +234,7 @@ public sealed partial class PostgresScheduleStore
             {
                 return running with { Result = WriteResult.Duplicate };
             }
-            if (await ExceedsRowLimitAsync(connection, task, rows.Count, now, cancellationToken) is { } tooLarge)
+            if (await ExceedsRowLimitAsync(connection, task, rows.Count, runLock, now, cancellationToken) is { } tooLarge)
             {
                 return tooLarge;
             }
@@ -260,14 +271,16 @@ public sealed partial class PostgresScheduleStore
             {
                 return refused;
             }
-            if (await ExceedsRowLimitAsync(connection, task, rows.Count, now, cancellationToken) is { } tooLarge)
+            if (await ExceedsRowLimitAsync(connection, task, rows.Count, RunLock.Exclusive, now, cancellationToken) is { } tooLarge)
             {
                 return tooLarge;
             }
-            if (rows.Count > 0)
+            // Holding the run alone, the check above is exact and the rows fit; should the count say otherwise, the run
+            // fails as too large like any other passing the limit, rather than keeping rows it did not count.
+            if (rows.Count > 0
+                && !await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
-                // Holding the run alone, the check above is exact: the rows fit.
-                await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken);
+                return await TooLargeAsync(connection, task, now, cancellationToken);
             }
             await ExecuteAsync(connection,
                 "UPDATE tasks SET state = 'DONE', completed_token = lease_token, lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1",
@@ -340,22 +353,22 @@ public sealed partial class PostgresScheduleStore
             var task = await ReadRowAsync(connection,
                 $"""
                 WITH run AS (
-                    SELECT r.run_id, r.status, h.held_rows FROM runs r JOIN run_rows h ON h.run_id = r.run_id
-                    WHERE r.run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE OF r" : "FOR UPDATE OF r")})
-                SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status, run.held_rows
+                    SELECT r.run_id, r.status FROM runs r
+                    WHERE r.run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE" : "FOR UPDATE")})
+                SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status
                 FROM tasks t JOIN run ON run.run_id = t.run_id
                 WHERE t.task_id = $1
                 FOR UPDATE OF t
                 """, [taskId, owner.RunId],
                 r => new TaskRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt32(3),
                     r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetFieldValue<DateTimeOffset>(5),
-                    r.IsDBNull(6) ? null : r.GetString(6), ParseStatus(r.GetString(7)), r.GetInt64(8)), cancellationToken);
+                    r.IsDBNull(6) ? null : r.GetString(6), ParseStatus(r.GetString(7))), cancellationToken);
             return task is null ? TaskOutcome.Refused(TaskRefusal.TaskNotFound) : await body(connection, now, task);
         }, cancellationToken);
 
     private sealed record TaskRow(
         long RunId, string LicenseId, string State, int Attempt, string? LeaseToken, DateTimeOffset? LeaseExpiresAt,
-        string? CompletedToken, ScheduleStatus RunStatus, long HeldRows);
+        string? CompletedToken, ScheduleStatus RunStatus);
 
     /// <summary>Null when <paramref name="leaseToken"/> holds the task's live lease; else why not (the in-memory TaskLeases.IsLive).</summary>
     private static TaskOutcome? Refusal(TaskRow task, string leaseToken)
@@ -384,14 +397,34 @@ public sealed partial class PostgresScheduleStore
             Attempt: task.Attempt,
             LeaseExpiresAt: task.State == "RUNNING" ? task.LeaseExpiresAt : null);
 
-    /// <summary>Fails the run when <paramref name="adding"/> more rows pass the run's row limit (committed and staged together).</summary>
+    /// <summary>
+    /// Fails the run when <paramref name="adding"/> more rows pass the run's row limit (committed and staged together).
+    /// Holding the run shared, it fails nothing: the call is made again holding the run alone
+    /// (<see cref="RowLimitPassedMeanwhile"/>), because failing the run locks all its tasks, and batches of other tasks
+    /// that found the limit passed at the same moment would each hold one of them (a deadlock).
+    /// </summary>
+    /// <remarks>
+    /// The count is read in a statement of its own, after the task call's lock: the locking statement's snapshot was taken
+    /// before it waited for that lock, and would miss what the calls it waited for added or gave back.
+    /// </remarks>
     private async Task<TaskOutcome?> ExceedsRowLimitAsync(
-        NpgsqlConnection connection, TaskRow task, int adding, DateTimeOffset now, CancellationToken cancellationToken)
+        NpgsqlConnection connection, TaskRow task, int adding, RunLock runLock, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (task.HeldRows + adding <= _scheduler.MaxRowsPerRun)
+        if (adding == 0)
         {
             return null;
         }
+        var held = await ReadRowAsync(connection, "SELECT held_rows FROM run_rows WHERE run_id = $1", [task.RunId], r => r.GetInt64(0), cancellationToken);
+        if (held + adding <= _scheduler.MaxRowsPerRun)
+        {
+            return null;
+        }
+        return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassedMeanwhile();
+    }
+
+    /// <summary>Fails the task's run as too large (the caller holds the run alone).</summary>
+    private async Task<TaskOutcome> TooLargeAsync(NpgsqlConnection connection, TaskRow task, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         await FinishAsync(connection, task.RunId, ScheduleStatus.Failure, now, Failure.ResultTooLarge(_scheduler.MaxRowsPerRun), cancellationToken);
         return TaskOutcome.Refused(TaskRefusal.ResultTooLarge);
     }
