@@ -78,6 +78,16 @@ public sealed partial class PostgresScheduleStore
                 await FinishAsync(connection, runId, ScheduleStatus.Failure, due, Failure.QueryTimeout(_scheduler.MaxRunTime), cancellationToken);
                 return 0;
             default:
+                if (await ReadRowAsync(connection, "SELECT EXISTS (SELECT 1 FROM row_chunks WHERE run_id = $1 AND first_row IS NOT NULL)",
+                        [runId], r => r.GetBoolean(0), cancellationToken))
+                {
+                    // Its rows go first, in the sweeper's bounded batches (DeleteExpiredRowsAsync), never in a cascade here:
+                    // this step runs in whichever write comes first after the expiry, under the lock every writer takes,
+                    // and a large result's cascade would hold them all for seconds. Reads answer 404 from expires_at on
+                    // already; the run waits without a deadline until the sweeper has deleted its rows and set it again.
+                    await ExecuteAsync(connection, "UPDATE runs SET deadline = NULL WHERE run_id = $1", [runId], cancellationToken);
+                    return 0;
+                }
                 await ExecuteAsync(connection, "DELETE FROM runs WHERE run_id = $1", [runId], cancellationToken);
                 await ExecuteAsync(connection,
                     "DELETE FROM licenses l WHERE l.license_id = $1 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.license_id = l.license_id)",

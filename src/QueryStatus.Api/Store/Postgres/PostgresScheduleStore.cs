@@ -267,8 +267,9 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     }
 
     /// <summary>
-    /// The rows of results whose retention has passed, in bounded batches, each its own transaction. Safe before the
-    /// time step removes their runs: a read already treats such a run as gone, and nothing writes to it any more.
+    /// The rows of results whose retention has passed, in bounded batches, each its own transaction; then the runs the time
+    /// step left for their rows are due for removal again. Safe before the step removes them: a read already treats such a
+    /// run as gone, and nothing writes to it any more.
     /// </summary>
     internal async Task DeleteExpiredRowsAsync(CancellationToken cancellationToken, int chunksPerDelete = ExpiredChunksPerDelete) =>
         await GuardAsync("The PostgreSQL store could not delete expired rows.", async () =>
@@ -286,6 +287,15 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
             while (await delete.ExecuteNonQueryAsync(cancellationToken) == chunksPerDelete)
             {
             }
+            // Runs whose removal the time step left for their rows to go first (RunDeadlinePassedAsync) are due again.
+            await using var rearm = new NpgsqlCommand(
+                """
+                UPDATE runs r SET deadline = r.expires_at
+                WHERE r.deadline IS NULL AND r.expires_at <= $1
+                  AND NOT EXISTS (SELECT 1 FROM row_chunks c WHERE c.run_id = r.run_id AND c.first_row IS NOT NULL)
+                """, connection);
+            rearm.Parameters.Add(new NpgsqlParameter { Value = _time.GetUtcNow() });
+            await rearm.ExecuteNonQueryAsync(cancellationToken);
             return 0;
         });
 

@@ -51,10 +51,45 @@ public sealed class ExpiredRowsTests
             await take.ExecuteNonQueryAsync();
         }
 
-        // This instance's sweep neither waits for it nor deletes beside it, and still applies the time step.
-        Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None));
+        // This instance's sweep neither waits for it nor deletes beside it, and still applies the time step: the result is
+        // gone for readers, its rows and run left to the sweeper.
+        Assert.Equal(0, await store.RemoveExpiredAsync(CancellationToken.None));
         Assert.Null(await store.GetStatusAsync("lic", "old", new PageWindow(0, null, 10), CancellationToken.None));
+        Assert.Equal(1L, await RowChunksLeftAsync(dataSource));
+
+        await deleting.RollbackAsync(); // the other instance's sweep is over; this one's next sweep deletes both
+        Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None));
         Assert.Equal(0L, await RowChunksLeftAsync(dataSource));
+        Assert.Equal(0L, await RunsLeftAsync(dataSource));
+    }
+
+    [Fact]
+    public async Task AWriteAfterAResultExpiredLeavesItsRowsToTheSweepersBatches()
+    {
+        await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+        var store = new PostgresScheduleStore(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
+        await StoreTestHelpers.SucceedAsync(store, "old", [.. Enumerable.Range(0, 20).Select(i =>
+            (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{i}{new string('x', 20_000)}\""))]);
+        var chunks = await ChunksOfAsync(dataSource, "old");
+        time.Advance(TimeSpan.FromMinutes(11));
+
+        // The first write after the expiry applies the time step, in the writer's transaction: it must not delete a
+        // whole result there (a large one would hold every writer for seconds), only stop it being due.
+        Assert.Equal(WriteResult.Ok, (await store.SubmitAsync(new SubmitCommand("lic", "next", [Encoding.UTF8.GetBytes("{}")], null), CancellationToken.None)).Result);
+
+        Assert.Null(await store.GetStatusAsync("lic", "old", new PageWindow(0, null, 10), CancellationToken.None));
+        Assert.Equal(chunks, await ChunksOfAsync(dataSource, "old"));
+        Assert.Equal(1, await store.RemoveExpiredAsync(CancellationToken.None)); // the sweeper: rows in batches, then the run
+        Assert.Equal(0L, await RowChunksLeftAsync(dataSource));
+        Assert.Equal(1L, await RunsLeftAsync(dataSource)); // "next"
+    }
+
+    private static async Task<long> RunsLeftAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM runs");
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task<long> RowChunksLeftAsync(NpgsqlDataSource dataSource)
