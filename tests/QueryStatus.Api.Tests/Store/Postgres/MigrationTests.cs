@@ -22,6 +22,18 @@ public sealed class MigrationTests
     }
 
     [Fact]
+    public async Task EveryChunkOfARunIsInAnIndexLedByTheRun()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+
+        // Not partial: removing or failing a run deletes its chunks by run, and the sweeper finds expired ones by run.
+        var indexes = await ListAsync(dataSource, "SELECT indexdef FROM pg_indexes WHERE tablename = 'row_chunks' ORDER BY indexname");
+        Assert.Contains(indexes, definition =>
+            definition.EndsWith("(run_id, first_row)", StringComparison.Ordinal) && !definition.Contains(" WHERE ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task MigratingAnUpToDateDatabaseAppliesNothing()
     {
         await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
