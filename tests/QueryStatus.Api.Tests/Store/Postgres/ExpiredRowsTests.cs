@@ -14,16 +14,10 @@ public sealed class ExpiredRowsTests
     public async Task ExpiredRowsGoInBatchesUntilNoneIsLeftAndLiveOnesStay()
     {
         await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
-        var store = new PostgresScheduleStore(dataSource, time,
-            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
-        // 20 KB rows: three to a chunk, so each result is several chunks.
-        ReadOnlyMemory<byte>[] Rows(string name) =>
-            [.. Enumerable.Range(0, 20).Select(i => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{name}{i}{new string('x', 20_000)}\""))];
-
-        await StoreTestHelpers.SucceedAsync(store, "old", Rows("old"));
+        var (store, time) = NewStore(dataSource);
+        await StoreTestHelpers.SucceedAsync(store, "old", LargeRows("old"));
         time.Advance(TimeSpan.FromMinutes(5));
-        await StoreTestHelpers.SucceedAsync(store, "new", Rows("new"));
+        await StoreTestHelpers.SucceedAsync(store, "new", LargeRows("new"));
         time.Advance(TimeSpan.FromMinutes(5)); // "old" has expired, "new" has five minutes left
 
         await store.DeleteExpiredRowsAsync(CancellationToken.None, chunksPerDelete: 2);
@@ -37,9 +31,7 @@ public sealed class ExpiredRowsTests
     public async Task AnotherInstanceDeletingExpiredRowsDoesNotHoldUpTheTimeStep()
     {
         await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
-        var store = new PostgresScheduleStore(dataSource, time,
-            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
+        var (store, time) = NewStore(dataSource);
         await StoreTestHelpers.SucceedAsync(store, "old", [Encoding.UTF8.GetBytes("1")]);
         time.Advance(TimeSpan.FromMinutes(11));
 
@@ -67,11 +59,8 @@ public sealed class ExpiredRowsTests
     public async Task AWriteAfterAResultExpiredLeavesItsRowsToTheSweepersBatches()
     {
         await using var dataSource = await StoreTestHelpers.MigratedDataSourceAsync();
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
-        var store = new PostgresScheduleStore(dataSource, time,
-            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions()));
-        await StoreTestHelpers.SucceedAsync(store, "old", [.. Enumerable.Range(0, 20).Select(i =>
-            (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{i}{new string('x', 20_000)}\""))]);
+        var (store, time) = NewStore(dataSource);
+        await StoreTestHelpers.SucceedAsync(store, "old", LargeRows("old"));
         var chunks = await ChunksOfAsync(dataSource, "old");
         time.Advance(TimeSpan.FromMinutes(11));
 
@@ -85,6 +74,17 @@ public sealed class ExpiredRowsTests
         Assert.Equal(0L, await RowChunksLeftAsync(dataSource));
         Assert.Equal(1L, await RunsLeftAsync(dataSource)); // "next"
     }
+
+    private static (PostgresScheduleStore Store, FakeTimeProvider Time) NewStore(NpgsqlDataSource dataSource)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+        return (new PostgresScheduleStore(dataSource, time,
+            Options.Create(new StoreOptions { Retention = TimeSpan.FromMinutes(10) }), Options.Create(new SchedulerOptions())), time);
+    }
+
+    /// <summary>20 rows of 20 KB: three to a chunk, so a result of them is several chunks.</summary>
+    private static ReadOnlyMemory<byte>[] LargeRows(string name) =>
+        [.. Enumerable.Range(0, 20).Select(i => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"\"{name}{i}{new string('x', 20_000)}\""))];
 
     private static async Task<long> RunsLeftAsync(NpgsqlDataSource dataSource)
     {
