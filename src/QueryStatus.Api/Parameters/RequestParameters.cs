@@ -109,38 +109,51 @@ public sealed class RequestParameters
                     $"json: must be a JSON object like {{\"schedule_id\":\"...\"}}, not a {Describe(document.RootElement.ValueKind)}.");
             }
 
-            var found = new List<(string, string)>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in document.RootElement.EnumerateObject())
+            try
             {
-                if (!names.Contains(property.Name))
-                {
-                    continue; // Unknown fields are ignored, as the original API's clients send extra ones.
-                }
-                if (!seen.Add(property.Name))
-                {
-                    throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
-                }
-                var value = property.Value;
-                switch (value.ValueKind)
-                {
-                    case JsonValueKind.Null:
-                        break;
-                    case JsonValueKind.String:
-                        found.Add((property.Name, value.GetString()!));
-                        break;
-                    case JsonValueKind.Number:
-                    case JsonValueKind.True:
-                    case JsonValueKind.False:
-                        found.Add((property.Name, value.GetRawText()));
-                        break;
-                    default:
-                        throw ApiException.BadRequest(
-                            $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
-                }
+                return Properties(document.RootElement, names);
             }
-            return found;
+            catch (InvalidOperationException)
+            {
+                // JSON's grammar admits "\ud800" alone, but it is no character: a name or string holding one cannot be read.
+                throw ApiException.BadRequest("json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).");
+            }
         }
+    }
+
+    private static List<(string, string)> Properties(JsonElement root, IReadOnlyCollection<string> names)
+    {
+        var found = new List<(string, string)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!names.Contains(property.Name))
+            {
+                continue; // Unknown fields are ignored, as the original API's clients send extra ones.
+            }
+            if (!seen.Add(property.Name))
+            {
+                throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
+            }
+            var value = property.Value;
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.Null:
+                    break;
+                case JsonValueKind.String:
+                    found.Add((property.Name, value.GetString()!));
+                    break;
+                case JsonValueKind.Number:
+                case JsonValueKind.True:
+                case JsonValueKind.False:
+                    found.Add((property.Name, value.GetRawText()));
+                    break;
+                default:
+                    throw ApiException.BadRequest(
+                        $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
+            }
+        }
+        return found;
     }
 
     private static bool SameValue(string plain, string fromJson) =>

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using FluentValidation;
+using QueryStatus.Api.Http;
 using QueryStatus.Api.Parameters;
 using QueryStatus.Api.Store;
 
@@ -54,6 +56,9 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
             // Only this rule: a When applies to every earlier rule of the chain by default, which would skip NotNull.
             .When(r => r.SubQueries is not null, ApplyConditionTo.CurrentValidator)
             .WithMessage($"subqueries: must hold 1–{SubmitRequest.MaxSubQueries} sub-queries.");
+        RuleForEach(r => r.SubQueries)
+            .Must(s => JsonText.IsReadable(JsonMarshal.GetRawUtf8Value(s)))
+            .WithMessage("subqueries: each must be valid UTF-8 text, with no escaped surrogate left without its pair.");
         RuleFor(r => r.NotBefore)
             .Must(t => SubmitRequest.TryParseTime(t, out _)).When(r => r.NotBefore is not null)
             .WithMessage("not_before: must be an ISO 8601 date and time with its offset, such as 2026-11-29T10:00:00Z.");

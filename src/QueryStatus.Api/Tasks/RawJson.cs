@@ -3,6 +3,7 @@ using System.Collections;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.Tasks;
 
@@ -31,11 +32,17 @@ public sealed class RawJsonConverter : JsonConverter<RawJson>
     public override RawJson Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
         new(reader.TokenType switch
         {
-            JsonTokenType.StartObject or JsonTokenType.StartArray => ReadContainer(ref reader),
-            JsonTokenType.String => ReadString(ref reader),
-            // A number, true, false or null: the token is the whole value.
+            JsonTokenType.StartObject or JsonTokenType.StartArray => Checked(ReadContainer(ref reader)),
+            JsonTokenType.String => Checked(ReadString(ref reader)),
+            // A number, true, false or null: the token is the whole value, in ASCII.
             _ => CopyToken(ref reader),
         });
+
+    /// <summary>Refuses a value that is not readable text (<see cref="JsonText"/>).</summary>
+    private static ReadOnlyMemory<byte> Checked(ReadOnlyMemory<byte> value) =>
+        JsonText.IsReadable(value.Span)
+            ? value
+            : throw new JsonException("The value is not valid UTF-8 text, or escapes a surrogate without its pair.");
 
     public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options)
     {

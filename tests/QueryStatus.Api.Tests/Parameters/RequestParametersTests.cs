@@ -57,6 +57,8 @@ public sealed class RequestParametersTests
     [InlineData("?schedule_id&schedule_id=a", "schedule_id: given more than once; give it once.")]
     [InlineData("?json=%7B%7D&JSON=%7B%7D", "json: given more than once; give one JSON object.")]
     [InlineData("?schedule_id=s_1&json", "json: not valid JSON (at byte 0); send one URL-encoded JSON object.")]
+    [InlineData("?json=%7B%22schedule_id%22%3A%22%5Cud800%22%7D", "json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).")]
+    [InlineData("?json=%7B%22%5Cudc00%22%3A1%7D", "json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).")]
     public void RepeatedOrUnreadableParameterIsABadRequestNamingIt(string query, string description)
     {
         var error = Assert.Throws<ApiException>(() => Parse(query));

@@ -35,6 +35,7 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"Nov 29 2026\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2026-11-29T10:00:00\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":1764417600}}", "not_before" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1,{{\"q\":\"\\ud800\"}}]}}", "subqueries" },
     };
 
     [Theory]

@@ -88,6 +88,10 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         { "complete", """[{"a":1}, {bad}]""", "$.rows[1]" },
         { "complete", """[[1],[2}]""", "$.rows[1]" },
         { "complete", "5", "$.rows" },
+        // Valid JSON grammar, but no text: an escaped surrogate without its pair, in a value or a name.
+        { "rows", """[{"a":1},{"x":"\ud800"}]""", "$.rows[1]" },
+        { "complete", """[{"\udc00":1}]""", "$.rows[0]" },
+        { "rows", """["\ud800\u0041"]""", "$.rows[0]" },
     };
 
     [Theory]
@@ -105,6 +109,26 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
 
         Assert.Equal($"The request body does not fit this endpoint at {path} (a value of the wrong type, or not valid JSON).", description);
+        await AssertNothingStoredAsync(client, worker, task, scheduleId);
+    }
+
+    [Fact]
+    public async Task ARowThatIsNotUtf8IsRefusedNamingIt()
+    {
+        using var factory = NewFactory(provider);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        var task = await worker.LeaseOneAsync();
+        var head = Encoding.UTF8.GetBytes("{\"lease_token\":\"" + task.LeaseToken + "\",\"batch\":0,\"rows\":[{\"a\":1},{\"x\":\"");
+        byte[] body = [.. head, 0xFF, 0xFE, .. "\"}]}"u8];
+
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        var response = await worker.Http.PostAsync($"{WorkerClient.Prefix}/{task.TaskId}/rows", content);
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.Contains("$.rows[1]", description, StringComparison.Ordinal);
         await AssertNothingStoredAsync(client, worker, task, scheduleId);
     }
 
