@@ -18,27 +18,36 @@ public sealed class StopRequest
     public static async ValueTask<StopRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         var fromQuery = RequestParameters.For(context)[ParameterNames.ScheduleId];
-        if (fromQuery is not null || !context.Request.HasJsonContentType())
+        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
         {
-            return new StopRequest { ScheduleId = fromQuery };
+            return new StopRequest { ScheduleId = fromQuery }; // no body
+        }
+        if (!context.Request.HasJsonContentType())
+        {
+            // As the other endpoints with a body answer (README: errors); a body of another type was ignored before.
+            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, "Send the request body as application/json.");
         }
 
+        string? fromBody;
         try
         {
             using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-            return new StopRequest
-            {
-                ScheduleId = body.RootElement.ValueKind == JsonValueKind.Object
-                             && body.RootElement.TryGetProperty(ParameterNames.ScheduleId, out var id)
-                             && id.ValueKind == JsonValueKind.String
-                    ? id.GetString()
-                    : null,
-            };
+            fromBody = body.RootElement.ValueKind == JsonValueKind.Object
+                       && body.RootElement.TryGetProperty(ParameterNames.ScheduleId, out var id)
+                       && id.ValueKind == JsonValueKind.String
+                ? id.GetString()
+                : null;
         }
         catch (JsonException e)
         {
             throw ApiException.BadRequest($"The request body is not valid JSON (at byte {e.BytePositionInLine ?? 0}).");
         }
+        if (fromQuery is not null && fromBody is not null && !string.Equals(fromQuery, fromBody, StringComparison.Ordinal))
+        {
+            // Which of two queries to stop is not ours to guess (the status endpoint refuses such a conflict too).
+            throw ApiException.BadRequest("schedule_id: given in the query and in the body with different values; give it once.");
+        }
+        return new StopRequest { ScheduleId = fromQuery ?? fromBody };
     }
 }
 

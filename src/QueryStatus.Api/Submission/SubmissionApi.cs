@@ -44,7 +44,7 @@ public static class SubmissionApi
             .WithSummary("Stop a query: queued sub-queries are dropped, running ones abandoned")
             .WithDescription("`schedule_id` as on the status endpoint (plain or inside `json`), or in a JSON body. 409 if the run already finished.")
             .Produces<StatusResponseDoc>(StatusCodes.Status200OK, MediaTypeNames.Application.Json)
-            .ProducesErrors(400, 401, 403, 404, 409, 429);
+            .ProducesErrors(400, 401, 403, 404, 409, 415, 429);
 
         return routes;
     }

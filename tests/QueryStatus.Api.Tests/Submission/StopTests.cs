@@ -167,6 +167,35 @@ public class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFac
     }
 
     [Fact]
+    public async Task StopWithABodyThatIsNotJsonIsUnsupportedAndStopsNothing()
+    {
+        var scheduleId = TestData.NewScheduleId();
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+        await client.SubmitAsync(scheduleId, 1);
+
+        using var body = new StringContent($"{{\"schedule_id\":\"{scheduleId}\"}}", System.Text.Encoding.UTF8, "text/plain");
+        using var response = await client.PostAsync($"{StopPath}?schedule_id={scheduleId}", body);
+
+        await response.AssertEnvelopeAsync(HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
+        Assert.Equal("QUEUED", (await client.StatusAsync(scheduleId)).StatusCode());
+    }
+
+    [Fact]
+    public async Task StopWithDifferentScheduleIdsInQueryAndBodyIsBadRequestAndStopsNeither()
+    {
+        var (first, second) = (TestData.NewScheduleId(), TestData.NewScheduleId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+        await client.SubmitAsync(first, 1);
+        await client.SubmitAsync(second, 1);
+
+        using var response = await client.PostAsync($"{StopPath}?schedule_id={first}", Json($"{{\"schedule_id\":\"{second}\"}}"));
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.Contains("schedule_id", description, StringComparison.Ordinal);
+        Assert.Equal(("QUEUED", "QUEUED"), ((await client.StatusAsync(first)).StatusCode(), (await client.StatusAsync(second)).StatusCode()));
+    }
+
+    [Fact]
     public async Task StopWithAMalformedJsonBodyIsBadRequest()
     {
         using var client = shared.CreateJwtClient(TestData.NewLicenseId());
