@@ -88,6 +88,19 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
     }
 
     [Theory]
+    [InlineData("")]
+    [InlineData("null")]
+    public async Task AMissingBodyIsBadRequestInTheClientsWords(string body)
+    {
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+
+        using var response = await client.PostSubmitAsync(body);
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.Equal("The request body is required: send one JSON object.", description);
+    }
+
+    [Theory]
     [InlineData("[1,2]")]
     [InlineData("\"subqueries\"")]
     [InlineData("null")]
