@@ -77,6 +77,7 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
     [InlineData("{subqueries:[1]}")]
     [InlineData("not json at all")]
     [InlineData("{\"subqueries\":[1]} trailing")]
+    [InlineData("")]
     public async Task MalformedJsonBodyIsBadRequest(string body)
     {
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
@@ -85,19 +86,7 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
 
         var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
         Assert.Contains("JSON", description);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("null")]
-    public async Task AMissingBodyIsBadRequestInTheClientsWords(string body)
-    {
-        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
-
-        using var response = await client.PostSubmitAsync(body);
-
-        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
-        Assert.Equal("The request body is required: send one JSON object.", description);
+        Assert.DoesNotContain(nameof(Api.Submission.SubmitRequest), description); // the client's words, not the handler's .NET type
     }
 
     [Theory]
