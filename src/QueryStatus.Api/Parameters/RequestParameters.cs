@@ -1,7 +1,9 @@
 using System.Collections.Frozen;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
 using QueryStatus.Api.Errors;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.Parameters;
 
@@ -89,10 +91,11 @@ public sealed class RequestParameters
 
     private static List<(string Name, string Value)> ReadJsonObject(string text, IReadOnlyCollection<string> names)
     {
+        var utf8 = Encoding.UTF8.GetBytes(text);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 16 });
+            document = JsonDocument.Parse(utf8, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
@@ -103,57 +106,48 @@ public sealed class RequestParameters
 
         using (document)
         {
+            if (!JsonText.IsReadable(utf8))
+            {
+                throw ApiException.BadRequest("json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).");
+            }
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw ApiException.BadRequest(
                     $"json: must be a JSON object like {{\"schedule_id\":\"...\"}}, not a {Describe(document.RootElement.ValueKind)}.");
             }
 
-            try
+            var found = new List<(string, string)>();
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
             {
-                return Properties(document.RootElement, names);
+                if (!names.Contains(property.Name))
+                {
+                    continue; // Unknown fields are ignored, as the original API's clients send extra ones.
+                }
+                if (!seen.Add(property.Name))
+                {
+                    throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
+                }
+                var value = property.Value;
+                switch (value.ValueKind)
+                {
+                    case JsonValueKind.Null:
+                        break;
+                    case JsonValueKind.String:
+                        found.Add((property.Name, value.GetString()!));
+                        break;
+                    case JsonValueKind.Number:
+                    case JsonValueKind.True:
+                    case JsonValueKind.False:
+                        found.Add((property.Name, value.GetRawText()));
+                        break;
+                    default:
+                        throw ApiException.BadRequest(
+                            $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
+                }
             }
-            catch (InvalidOperationException)
-            {
-                // JSON's grammar admits "\ud800" alone, but it is no character: a name or string holding one cannot be read.
-                throw ApiException.BadRequest("json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).");
-            }
+            return found;
         }
-    }
-
-    private static List<(string, string)> Properties(JsonElement root, IReadOnlyCollection<string> names)
-    {
-        var found = new List<(string, string)>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var property in root.EnumerateObject())
-        {
-            if (!names.Contains(property.Name))
-            {
-                continue; // Unknown fields are ignored, as the original API's clients send extra ones.
-            }
-            if (!seen.Add(property.Name))
-            {
-                throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
-            }
-            var value = property.Value;
-            switch (value.ValueKind)
-            {
-                case JsonValueKind.Null:
-                    break;
-                case JsonValueKind.String:
-                    found.Add((property.Name, value.GetString()!));
-                    break;
-                case JsonValueKind.Number:
-                case JsonValueKind.True:
-                case JsonValueKind.False:
-                    found.Add((property.Name, value.GetRawText()));
-                    break;
-                default:
-                    throw ApiException.BadRequest(
-                        $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
-            }
-        }
-        return found;
     }
 
     private static bool SameValue(string plain, string fromJson) =>

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using FluentValidation;
+using Microsoft.AspNetCore.Http.Features;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Parameters;
 using QueryStatus.Api.Store;
@@ -18,9 +19,10 @@ public sealed class StopRequest
     public static async ValueTask<StopRequest?> BindAsync(HttpContext context, ParameterInfo parameter)
     {
         var fromQuery = RequestParameters.For(context)[ParameterNames.ScheduleId];
-        if (context.Request.ContentLength is null or 0 && !context.Request.Headers.TransferEncoding.Any())
+        // The server's own answer to "was a body sent" (a length above 0, or chunked).
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
         {
-            return new StopRequest { ScheduleId = fromQuery }; // no body
+            return new StopRequest { ScheduleId = fromQuery };
         }
         if (!context.Request.HasJsonContentType())
         {

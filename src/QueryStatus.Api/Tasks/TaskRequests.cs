@@ -66,6 +66,10 @@ internal static class TaskRules
 
     public static IRuleBuilderOptions<T, int?> LeaseSeconds<T>(this IRuleBuilder<T, int?> rule) =>
         rule.InclusiveBetween(5, 600).WithMessage("lease_seconds: must be 5–600.");
+
+    /// <summary>A name or code that goes into logs and answers as given: no control characters (a missing one is another rule's).</summary>
+    public static IRuleBuilderOptions<T, string?> NoControlCharacters<T>(this IRuleBuilder<T, string?> rule, string field) =>
+        rule.Must(value => value is null || !value.Any(char.IsControl)).WithMessage($"{field}: no control characters.");
 }
 
 public sealed class LeaseRequestValidator : AbstractValidator<LeaseRequest>
@@ -75,9 +79,7 @@ public sealed class LeaseRequestValidator : AbstractValidator<LeaseRequest>
         RuleFor(r => r.WorkerId)
             .NotEmpty().WithMessage("worker_id: required, a name for the worker (for logs).")
             .MaximumLength(100).WithMessage("worker_id: at most 100 characters.")
-            // Only this rule: a When applies to every earlier rule of the chain by default, which would skip NotEmpty.
-            .Must(id => id!.All(c => !char.IsControl(c))).When(r => r.WorkerId is not null, ApplyConditionTo.CurrentValidator)
-            .WithMessage("worker_id: no control characters.");
+            .NoControlCharacters("worker_id");
         RuleFor(r => r.MaxTasks).InclusiveBetween(1, 100).WithMessage("max_tasks: must be 1–100.");
         RuleFor(r => r.LeaseSeconds).LeaseSeconds();
         RuleFor(r => r.WaitSeconds).InclusiveBetween(0, 30).WithMessage("wait_seconds: must be 0–30.");
@@ -124,14 +126,13 @@ public sealed class FailRequestValidator : AbstractValidator<FailRequest>
         RuleFor(r => r.Code)
             .NotEmpty().WithMessage("code: required, a stable error code such as DATA_SOURCE_ERROR.")
             .MaximumLength(100).WithMessage("code: at most 100 characters.")
-            .Must(code => code!.All(c => !char.IsControl(c))).When(r => r.Code is not null, ApplyConditionTo.CurrentValidator)
-            .WithMessage("code: no control characters.");
+            .NoControlCharacters("code");
         // Line breaks and tabs may be part of a message; NUL may not (PostgreSQL's text cannot hold it, and no store should
         // accept what another refuses).
         RuleFor(r => r.Message)
             .NotEmpty().WithMessage("message: required, what went wrong (shown to the query's owner).")
             .MaximumLength(2000).WithMessage("message: at most 2000 characters.")
-            .Must(message => !message!.Contains('\0', StringComparison.Ordinal)).When(r => r.Message is not null, ApplyConditionTo.CurrentValidator)
+            .Must(message => message is null || !message.Contains('\0', StringComparison.Ordinal))
             .WithMessage("message: no NUL character (U+0000).");
     }
 }

@@ -78,8 +78,7 @@ public sealed partial class PostgresScheduleStore
                 await FinishAsync(connection, runId, ScheduleStatus.Failure, due, Failure.QueryTimeout(_scheduler.MaxRunTime), cancellationToken);
                 return 0;
             default:
-                if (await ReadRowAsync(connection, "SELECT EXISTS (SELECT 1 FROM row_chunks WHERE run_id = $1 AND first_row IS NOT NULL)",
-                        [runId], r => r.GetBoolean(0), cancellationToken))
+                if (await ReadRowAsync(connection, $"SELECT {RowChunks.AnyOfRunSql("$1")}", [runId], r => r.GetBoolean(0), cancellationToken))
                 {
                     // Its rows go first, in the sweeper's bounded batches (DeleteExpiredRowsAsync), never in a cascade here:
                     // this step runs in whichever write comes first after the expiry, under the lock every writer takes,

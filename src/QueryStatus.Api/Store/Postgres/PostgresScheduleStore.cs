@@ -289,11 +289,8 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
             }
             // Runs whose removal the time step left for their rows to go first (RunDeadlinePassedAsync) are due again.
             await using var rearm = new NpgsqlCommand(
-                """
-                UPDATE runs r SET deadline = r.expires_at
-                WHERE r.deadline IS NULL AND r.expires_at <= $1
-                  AND NOT EXISTS (SELECT 1 FROM row_chunks c WHERE c.run_id = r.run_id AND c.first_row IS NOT NULL)
-                """, connection);
+                $"UPDATE runs r SET deadline = r.expires_at WHERE r.deadline IS NULL AND r.expires_at <= $1 AND NOT {RowChunks.AnyOfRunSql("r.run_id")}",
+                connection);
             rearm.Parameters.Add(new NpgsqlParameter { Value = _time.GetUtcNow() });
             await rearm.ExecuteNonQueryAsync(cancellationToken);
             return 0;

@@ -157,6 +157,10 @@ public static class RowChunks
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    /// <summary>SQL that is true while any chunk of the run is stored, numbered or staged.</summary>
+    /// <param name="runId">SQL for the run's id: a parameter or a column of an enclosing query.</param>
+    public static string AnyOfRunSql(string runId) => $"EXISTS (SELECT 1 FROM row_chunks c WHERE c.run_id = {runId})";
+
     /// <summary>
     /// The slices of a numbered result's rows <c>[start, end)</c>: each chunk the window touches, cut to the window in
     /// SQL, as rows of <c>(slice bytea, first_row bigint)</c> to be read in <c>first_row</c> order. The chunk holding
