@@ -13,8 +13,9 @@ namespace QueryStatus.Api.Store.Postgres;
 /// <remarks>
 /// Why chunks and not a table row per row: a 10,000-row page is a handful of table rows and its bytes go to the
 /// response as stored, with no per-row parsing or re-serialising; and why slices: the page query cuts each chunk to
-/// the window in SQL (<c>substring</c> at the rows' offsets) on uncompressed out-of-line storage, so PostgreSQL reads
-/// and sends about the page's own bytes, whatever its offset.
+/// the window in SQL (<c>substring</c> at the rows' offsets), so PostgreSQL reads at most a chunk beyond the page at
+/// each end and sends the page's own bytes, whatever its offset. Chunks are stored compressed with lz4 (migration
+/// 0005): a fourth of the bytes and WAL to write, and no slower to read (a page sends most of its chunks whole).
 /// </remarks>
 public static class RowChunks
 {

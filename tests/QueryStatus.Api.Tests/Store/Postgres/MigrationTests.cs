@@ -34,6 +34,30 @@ public sealed class MigrationTests
     }
 
     [Fact]
+    public async Task ChunksAreStoredCompressedWithLz4AndReadBackAsWritten()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
+        await PostgresMigrator.MigrateAsync(dataSource, NullLogger.Instance, CancellationToken.None);
+        var rows = string.Join(",", Enumerable.Range(0, 700).Select(i => $$"""{"date":"2026-11-01","campaign":"Campaign {{i:D9}}","clicks":{{i}}}"""));
+        var bytes = System.Text.Encoding.UTF8.GetBytes(rows);
+
+        await using var command = dataSource.CreateCommand(
+            """
+            WITH l AS (INSERT INTO licenses (license_id) VALUES ('L') RETURNING license_id),
+                 r AS (INSERT INTO runs (license_id, schedule_id, status) SELECT license_id, 's', 'RUNNING' FROM l RETURNING run_id)
+            INSERT INTO row_chunks (run_id, task_id, attempt, batch, seq, row_count, bytes, offsets)
+            SELECT run_id, 't_1', 1, 0, 0, 700, $1, '{0}' FROM r
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = bytes });
+        await command.ExecuteNonQueryAsync();
+
+        var stored = await ListAsync(dataSource, "SELECT pg_column_compression(bytes) FROM row_chunks");
+        Assert.Equal(["lz4"], stored);
+        await using var read = dataSource.CreateCommand("SELECT bytes FROM row_chunks");
+        Assert.Equal(bytes, (byte[])(await read.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
     public async Task MigratingAnUpToDateDatabaseAppliesNothing()
     {
         await using var dataSource = NpgsqlDataSource.Create(await PostgresServer.CreateDatabaseAsync());
