@@ -84,5 +84,6 @@ CREATE TABLE row_chunks (
     PRIMARY KEY (task_id, attempt, batch, seq)
 );
 CREATE INDEX row_chunks_page ON row_chunks (run_id, first_row) WHERE first_row IS NOT NULL;
--- Out of line and uncompressed: a page's substring of a chunk reads only the stored pieces it covers.
+-- Out of line and uncompressed: a page's substring of a chunk reads only the stored pieces it covers. (Compressed
+-- with lz4 since 0005_row_chunks_lz4.sql.)
 ALTER TABLE row_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
