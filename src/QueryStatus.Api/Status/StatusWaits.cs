@@ -50,18 +50,36 @@ public sealed class StatusWaits(ScheduleChanges changes, TimeProvider time, IOpt
         /// </summary>
         public async Task<bool> UntilChangeAsync(CancellationToken cancellationToken)
         {
-            var left = deadline - owner._time.GetUtcNow();
-            if (left <= TimeSpan.Zero || _watch is null)
+            var now = owner._time.GetUtcNow();
+            if (deadline <= now || _watch is null)
             {
                 return false;
             }
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var timeUp = Task.Delay(left, owner._time, stop.Token);
+            // A timer counts its delay from when it is set, not from when the delay was computed: a clock that moved in
+            // between (a test's FakeTimeProvider, a thread paused for long) would end the wait that much late, or, under a
+            // test's clock that then stands still, never. So it is set again from the new time until the clock stood
+            // still while it was set (to a millisecond; the timers set before are stopped with the rest).
+            Task timeUp;
+            while (true)
+            {
+                timeUp = Task.Delay(Max(deadline - now, TimeSpan.Zero), owner._time, stop.Token);
+                var after = owner._time.GetUtcNow();
+                if (after - now < ArmingTolerance)
+                {
+                    break;
+                }
+                now = after;
+            }
             var first = await Task.WhenAny(_watch.Changed, timeUp).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             return first == _watch.Changed;
         }
+
+        private static readonly TimeSpan ArmingTolerance = TimeSpan.FromMilliseconds(1);
+
+        private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
         public void Dispose()
         {
