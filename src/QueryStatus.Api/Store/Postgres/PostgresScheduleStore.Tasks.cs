@@ -205,14 +205,14 @@ public sealed partial class PostgresScheduleStore
     public async ValueTask<TaskOutcome> AppendRowsAsync(
         string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken)
     {
-        // Batches of one run are written side by side (the run shared); when the run's row count passes the limit,
-        // found before the copy or, through another batch, after it, the transaction is rolled back and the call made
-        // once more holding the run alone, where the check is exact and fails the run.
+        // Batches of one run are written side by side (the run shared); when the run's row count would pass the limit
+        // (RowChunks.WriteAsync, the one place that decides it), the transaction is rolled back and the call made once
+        // more holding the run alone, where failing the run takes no lock another batch could be holding.
         try
         {
             return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Shared, cancellationToken);
         }
-        catch (RowLimitPassedMeanwhile)
+        catch (RowLimitPassed)
         {
             return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Exclusive, cancellationToken);
         }
@@ -234,10 +234,6 @@ public sealed partial class PostgresScheduleStore
             {
                 return running with { Result = WriteResult.Duplicate };
             }
-            if (await ExceedsRowLimitAsync(connection, task, rows.Count, runLock, now, cancellationToken) is { } tooLarge)
-            {
-                return tooLarge;
-            }
             // The key makes the batch count once, even against a writer this lock did not serialize.
             var inserted = await ExecuteAsync(connection,
                 "INSERT INTO batches (task_id, attempt, batch, row_count, row_bytes) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -248,13 +244,15 @@ public sealed partial class PostgresScheduleStore
             }
             if (!await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, batch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
-                throw new RowLimitPassedMeanwhile();
+                // Failing the run locks all its tasks: batches of other tasks that passed the limit at the same moment
+                // would each hold one of them (a deadlock). So only a call holding the run alone fails it.
+                return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassed();
             }
             return running with { RowsAccepted = rows.Count };
         }, cancellationToken, runLock);
 
-    /// <summary>Rolls an append's transaction back: another batch took the run's last rows after this one's check.</summary>
-    private sealed class RowLimitPassedMeanwhile() : Exception("The run's row limit was reached by another batch meanwhile.");
+    /// <summary>Rolls an append's transaction back, to be made again holding the run alone: the batch passes the run's row limit.</summary>
+    private sealed class RowLimitPassed() : Exception("The batch passes the run's row limit.");
 
     public async ValueTask<TaskOutcome> CompleteAsync(
         string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries,
@@ -271,12 +269,7 @@ public sealed partial class PostgresScheduleStore
             {
                 return refused;
             }
-            if (await ExceedsRowLimitAsync(connection, task, rows.Count, RunLock.Exclusive, now, cancellationToken) is { } tooLarge)
-            {
-                return tooLarge;
-            }
-            // Holding the run alone, the check above is exact and the rows fit; should the count say otherwise, the run
-            // fails as too large like any other passing the limit, rather than keeping rows it did not count.
+            // Holding the run alone: rows that would pass the limit fail the run as too large (their copy goes with it).
             if (rows.Count > 0
                 && !await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
@@ -396,31 +389,6 @@ public sealed partial class PostgresScheduleStore
             },
             Attempt: task.Attempt,
             LeaseExpiresAt: task.State == "RUNNING" ? task.LeaseExpiresAt : null);
-
-    /// <summary>
-    /// Fails the run when <paramref name="adding"/> more rows pass the run's row limit (committed and staged together).
-    /// Holding the run shared, it fails nothing: the call is made again holding the run alone
-    /// (<see cref="RowLimitPassedMeanwhile"/>), because failing the run locks all its tasks, and batches of other tasks
-    /// that found the limit passed at the same moment would each hold one of them (a deadlock).
-    /// </summary>
-    /// <remarks>
-    /// The count is read in a statement of its own, after the task call's lock: the locking statement's snapshot was taken
-    /// before it waited for that lock, and would miss what the calls it waited for added or gave back.
-    /// </remarks>
-    private async Task<TaskOutcome?> ExceedsRowLimitAsync(
-        NpgsqlConnection connection, TaskRow task, int adding, RunLock runLock, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        if (adding == 0)
-        {
-            return null;
-        }
-        var held = await ReadRowAsync(connection, "SELECT held_rows FROM run_rows WHERE run_id = $1", [task.RunId], r => r.GetInt64(0), cancellationToken);
-        if (held + adding <= _scheduler.MaxRowsPerRun)
-        {
-            return null;
-        }
-        return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassedMeanwhile();
-    }
 
     /// <summary>Fails the task's run as too large (the caller holds the run alone).</summary>
     private async Task<TaskOutcome> TooLargeAsync(NpgsqlConnection connection, TaskRow task, DateTimeOffset now, CancellationToken cancellationToken)

@@ -70,7 +70,8 @@ public static class RowChunks
     /// <summary>
     /// Stages a batch's rows for a task attempt, in the caller's transaction, and counts them in the run's
     /// <c>run_rows.held_rows</c> unless that would pass <paramref name="maxHeldRows"/>: then it answers false and the caller must
-    /// roll the transaction back (the rows were copied already).
+    /// roll the transaction back or fail the run, which deletes its chunks (the rows were copied already). The store's one
+    /// check of <c>Scheduler:MaxRowsPerRun</c>.
     /// </summary>
     /// <remarks>
     /// The count is added after the copy, so the run's counter is locked only from then until the commit: batches of one run
