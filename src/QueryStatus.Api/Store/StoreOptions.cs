@@ -36,7 +36,8 @@ public sealed class PostgresStoreOptions
 
     /// <summary>
     /// Row bytes of succeeded results' pages each instance keeps once it has read them twice, so that a page polled
-    /// again and again is not sent by the database each time (0: none kept).
+    /// again and again is not sent by the database each time, and pages read ahead for a client paging through a
+    /// result (0: none kept, none read ahead).
     /// </summary>
     public int PageCacheMegabytes { get; set; } = 64;
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Caching.Memory;
 using QueryStatus.Api.Observability;
@@ -9,7 +10,8 @@ namespace QueryStatus.Api.Store.Postgres;
 /// and again (a client polling a finished query, which answers with its rows, or several clients reading one result)
 /// is not sent by PostgreSQL each time. At most <c>Store:Postgres:PageCacheMegabytes</c> of row bytes. A page is kept
 /// the second time the database sends it: a client paging through a result once (the usual read) costs the cache a
-/// key per page, and does not push out the pages that polls come back for.
+/// key per page, and does not push out the pages that polls come back for. Such a client, once it asks for the page
+/// after the one it read, gets the next one read ahead (<see cref="ReadAhead"/>), held until it comes for it.
 /// </summary>
 /// <remarks>
 /// Nothing here decides whether a page is still the answer: every poll still runs the status statement, which finds
@@ -39,6 +41,18 @@ public sealed class PageCache : IDisposable
 
     /// <summary>A page nobody read for this long leaves, so that an instance gives back the memory once polls stop.</summary>
     private static readonly TimeSpan HeldUnread = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Pages read ahead at once, at most, per instance: each holds a connection while PostgreSQL sends it, and a few
+    /// clients paging through results are what this is for, not many.
+    /// </summary>
+    private const int MaxReadingAhead = 4;
+
+    /// <summary>A page read ahead that its reader did not come for within this time leaves (the reader stopped).</summary>
+    private static readonly TimeSpan AheadUnread = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<Key, Task> _ahead = new();
+    private int _readingAhead;
 
     private readonly MemoryCache? _pages;
     private readonly MemoryCache? _seen;
@@ -70,8 +84,20 @@ public sealed class PageCache : IDisposable
     public Held? Find(string licenseId, string scheduleId, long start, long end) =>
         _pages is not null && _pages.TryGetValue(new Key(licenseId, scheduleId, start, end), out var held) ? (Held?)held : null;
 
-    /// <summary>Counts a poll answered with the page <see cref="Find"/> gave it.</summary>
-    public void Reused() => _hits?.Add(1);
+    /// <summary>
+    /// Counts a poll answered with the page <see cref="Find"/> gave it. A page read ahead is its reader's: it leaves
+    /// once read and counts as read once, so that a client paging through a result does not fill the cache.
+    /// </summary>
+    public void Reused(string licenseId, string scheduleId, long start, long end, Held held)
+    {
+        _hits?.Add(1);
+        if (held.ReadAhead)
+        {
+            var key = new Key(licenseId, scheduleId, start, end);
+            _pages?.Remove(key);
+            _seen?.Set(key, held.RunId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = SeenFor });
+        }
+    }
 
     /// <summary>Drops the page held for this window: the poll found its run gone or replaced, so no poll will use it again.</summary>
     public void Forget(string licenseId, string scheduleId, long start, long end) =>
@@ -102,6 +128,76 @@ public sealed class PageCache : IDisposable
     }
 
     /// <summary>
+    /// Whether the poll of this window follows a read of the window just before it, of the same size and run: a client
+    /// paging through the result, who will ask for the window after it next.
+    /// </summary>
+    public bool FollowsRead(string licenseId, string scheduleId, long start, long end, long runId)
+    {
+        var size = end - start;
+        return _seen is not null && size > 0 && start >= size
+            && _seen.TryGetValue(new Key(licenseId, scheduleId, start - size, start), out long seenRun) && seenRun == runId;
+    }
+
+    /// <summary>
+    /// Reads a window before a poll asks for it (<paramref name="read"/>, which answers null if the run did not
+    /// succeed) and holds its page until that poll comes, so that PostgreSQL sends the next page while this instance
+    /// and the client are busy with the last one. Nothing happens if the window is held or being read already, or
+    /// <see cref="MaxReadingAhead"/> are being read.
+    /// </summary>
+    public void ReadAhead(string licenseId, string scheduleId, long start, long end, Func<Task<Held?>> read)
+    {
+        var key = new Key(licenseId, scheduleId, start, end);
+        if (_pages is not { } pages || pages.TryGetValue(key, out _))
+        {
+            return;
+        }
+        if (Interlocked.Increment(ref _readingAhead) > MaxReadingAhead)
+        {
+            Interlocked.Decrement(ref _readingAhead);
+            return;
+        }
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_ahead.TryAdd(key, reading.Task))
+        {
+            Interlocked.Decrement(ref _readingAhead);
+            return;
+        }
+        _ = ReadAsync();
+
+        async Task ReadAsync()
+        {
+            try
+            {
+                if (await read() is { Page.ByteCount: > 0 } held)
+                {
+                    _misses?.Add(1);
+                    pages.Set(key, held with { ReadAhead = true },
+                        new MemoryCacheEntryOptions { Size = held.Page.ByteCount + EntryOverheadBytes, SlidingExpiration = AheadUnread });
+                }
+            }
+            catch (Exception)
+            {
+                // Only a guess failed: the poll that asks for this window reads it itself, and answers any error then.
+            }
+            finally
+            {
+                _ahead.TryRemove(key, out _);
+                Interlocked.Decrement(ref _readingAhead);
+                reading.SetResult();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes when no read ahead of this window is on its way: a poll waits for it rather than have PostgreSQL send
+    /// the same page twice.
+    /// </summary>
+    public Task ReadingAhead(string licenseId, string scheduleId, long start, long end) =>
+        Volatile.Read(ref _readingAhead) > 0 && _ahead.TryGetValue(new Key(licenseId, scheduleId, start, end), out var reading)
+            ? reading
+            : Task.CompletedTask;
+
+    /// <summary>
     /// Removes what has expired. A <see cref="MemoryCache"/> looks for expired entries only when it is used, so the
     /// sweeper calls this on its interval: an instance that no longer gets polls still gives the memory back.
     /// </summary>
@@ -119,9 +215,9 @@ public sealed class PageCache : IDisposable
 
     /// <summary>
     /// A page, and the run whose rows it holds: its id and its <c>expires_at</c>, which together name one run even if a
-    /// database restored to an earlier point gave a run's id again.
+    /// database restored to an earlier point gave a run's id again. <see cref="ReadAhead"/>: read before a poll asked for it.
     /// </summary>
-    public sealed record Held(long RunId, DateTimeOffset? ExpiresAt, RowPage Page);
+    public sealed record Held(long RunId, DateTimeOffset? ExpiresAt, RowPage Page, bool ReadAhead = false);
 
     private readonly record struct Key(string LicenseId, string ScheduleId, long Start, long End);
 }

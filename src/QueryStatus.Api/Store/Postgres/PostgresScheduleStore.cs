@@ -75,9 +75,14 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
             return await command.ExecuteScalarAsync(cancellationToken);
         });
 
-    public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken) =>
-        await GuardAsync("Reading a status from PostgreSQL failed.",
+    public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
+    {
+        // The key of the poll's window is the page as asked (capped), as ReadStatusesAsync names it.
+        var (start, end) = page.Resolve(long.MaxValue);
+        await _pages.ReadingAhead(licenseId, scheduleId, start, end).WaitAsync(cancellationToken);
+        return await GuardAsync("Reading a status from PostgreSQL failed.",
             () => _statusReads.ReadAsync(new StatusRead(licenseId, scheduleId, page), cancellationToken));
+    }
 
     /// <summary>A status poll's read: the caller's license, the schedule and the page asked for.</summary>
     private readonly record struct StatusRead(string LicenseId, string ScheduleId, PageWindow Page);
@@ -130,9 +135,11 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         }
         for (var i = 0; i < snapshots.Length; i++)
         {
+            var pagingThrough = false;
             if (snapshots[i] is { PageHeld: true })
             {
-                _pages.Reused();
+                _pages.Reused(licenses[i], schedules[i], starts[i], ends[i], held[i]!);
+                pagingThrough = held[i]!.ReadAhead;
             }
             else if (held[i] is not null)
             {
@@ -140,10 +147,31 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
             }
             if (snapshots[i] is { PageHeld: false, Snapshot.Status: ScheduleStatus.Success } found)
             {
+                pagingThrough = _pages.FollowsRead(licenses[i], schedules[i], starts[i], ends[i], found.RunId);
                 _pages.Keep(licenses[i], schedules[i], starts[i], ends[i], found.RunId, found.Snapshot.ExpiresAt, found.Snapshot.Page);
+            }
+            if (pagingThrough && snapshots[i] is { Snapshot: { Page.End: var pageEnd, TotalRows: var total } } paged && pageEnd < total)
+            {
+                ReadAhead(reads[i] with { Page = windows[i] with { Start = pageEnd, End = pageEnd + (windows[i].End - windows[i].Start) } }, paged.RunId);
             }
         }
         return Array.ConvertAll(snapshots, static found => found?.Snapshot);
+    }
+
+    /// <summary>
+    /// The window after the one a client paging through a result just got, read before it asks (<see cref="PageCache.ReadAhead"/>):
+    /// reading a result page by page, one client would otherwise wait for PostgreSQL to build and send each page.
+    /// </summary>
+    private void ReadAhead(StatusRead next, long runId)
+    {
+        var (start, end) = next.Page.Resolve(long.MaxValue);
+        _pages.ReadAhead(next.LicenseId, next.ScheduleId, start, end, async () =>
+        {
+            await using var connection = await _data.OpenConnectionAsync();
+            return await FindRunAsync(connection, runId, next.Page, CancellationToken.None) is { Snapshot.Status: ScheduleStatus.Success } found
+                ? new PageCache.Held(found.RunId, found.Snapshot.ExpiresAt, found.Snapshot.Page)
+                : null;
+        });
     }
 
     public async ValueTask PutAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
@@ -486,8 +514,16 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         _wakeups is null ? Task.CompletedTask : PostgresWakeups.NotifyAsync(connection, cancellationToken);
 
     private async Task<StatusSnapshot?> SnapshotOfAsync(NpgsqlConnection connection, long runId, CancellationToken cancellationToken) =>
-        (await SnapshotsAsync(connection, "SELECT 1::bigint AS n, 0::bigint AS start_row, 0::bigint AS end_row, 0::bigint AS held_run, NULL::timestamptz AS held_expires, r.* FROM runs r WHERE r.run_id = $1",
-            [runId], [new PageWindow(0, 0, 0)], [null], cancellationToken))[0]?.Snapshot;
+        (await FindRunAsync(connection, runId, new PageWindow(0, 0, 0), cancellationToken))?.Snapshot;
+
+    /// <summary>A run's snapshot by its id, with the page of <paramref name="window"/> if it succeeded; null if it is gone.</summary>
+    private static async Task<Found?> FindRunAsync(NpgsqlConnection connection, long runId, PageWindow window, CancellationToken cancellationToken)
+    {
+        var (start, end) = window.Resolve(long.MaxValue);
+        return (await SnapshotsAsync(connection,
+            "SELECT 1::bigint AS n, $2::bigint AS start_row, $3::bigint AS end_row, 0::bigint AS held_run, NULL::timestamptz AS held_expires, r.* FROM runs r WHERE r.run_id = $1",
+            [runId, start, end], [window], [null], cancellationToken))[0];
+    }
 
     /// <summary>
     /// Runs' status, counters and pages in one statement: one round trip and one snapshot of the database, so that each

@@ -21,6 +21,9 @@ public sealed class PageCacheTests
 {
     private static readonly PageWindow FirstTen = new(0, null, 10);
 
+    /// <summary>Two rows from <paramref name="start"/>, as a client paging two at a time asks.</summary>
+    private static PageWindow Window(long start) => new(start, start + 2, 10);
+
     [Fact]
     public async Task APageReadAgainComesFromTheInstanceNotFromTheDatabase()
     {
@@ -142,6 +145,60 @@ public sealed class PageCacheTests
 
         bytes.RecordObservableInstruments();
         Assert.Equal(0, bytes.LastMeasurement!.Value);
+    }
+
+    [Fact]
+    public async Task AClientPagingThroughAResultGetsTheNextPageReadAheadAndOnlyOnce()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        await using var metrics = Metrics();
+        using var misses = Collect(metrics, PageCache.MissesCounter);
+        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
+        await SucceedAsync(store, "paged", ["1", "2", "3", "4", "5", "6"]);
+        Assert.Equal(["1", "2"], Rows(await store.GetStatusAsync("lic", "paged", Window(0), CancellationToken.None)));
+
+        // The second page follows the first: the third is read before it is asked for (the database sends a third page).
+        Assert.Equal(["3", "4"], Rows(await store.GetStatusAsync("lic", "paged", Window(2), CancellationToken.None)));
+        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
+
+        await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
+        Assert.Equal(["5", "6"], Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+
+        // Read once, the page read ahead is gone: a client paging through a result does not fill the cache.
+        Assert.Empty(Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task APageReadAloneIsNotFollowedByAReadAhead()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        var store = Store(dataSource, time);
+        await SucceedAsync(store, "paged", ["1", "2", "3", "4", "5", "6"]);
+        Assert.Equal(["3", "4"], Rows(await store.GetStatusAsync("lic", "paged", Window(2), CancellationToken.None)));
+
+        await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
+
+        Assert.Empty(Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+    }
+
+    [Fact]
+    public async Task APageReadAheadIsNotAnsweredForTheResultThatReplacedItsRun()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        await using var metrics = Metrics();
+        using var misses = Collect(metrics, PageCache.MissesCounter);
+        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
+        await SucceedAsync(store, "again", ["\"old1\"", "\"old2\"", "\"old3\"", "\"old4\"", "\"old5\"", "\"old6\""]);
+        await store.GetStatusAsync("lic", "again", Window(0), CancellationToken.None);
+        await store.GetStatusAsync("lic", "again", Window(2), CancellationToken.None);
+        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
+
+        await SucceedAsync(Store(dataSource, time), "again", ["\"new1\"", "\"new2\"", "\"new3\"", "\"new4\"", "\"new5\"", "\"new6\""]);
+
+        Assert.Equal(["\"new5\"", "\"new6\""], Rows(await store.GetStatusAsync("lic", "again", Window(4), CancellationToken.None)));
     }
 
     [Fact]
