@@ -152,15 +152,8 @@ public sealed class PageCacheTests
     {
         var (dataSource, time) = await DatabaseAsync();
         await using var _ = dataSource;
-        await using var metrics = Metrics();
-        using var misses = Collect(metrics, PageCache.MissesCounter);
-        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
-        await SucceedAsync(store, "paged", ["1", "2", "3", "4", "5", "6"]);
-        Assert.Equal(["1", "2"], Rows(await store.GetStatusAsync("lic", "paged", Window(0), CancellationToken.None)));
-
-        // The second page follows the first: the third is read before it is asked for (the database sends a third page).
-        Assert.Equal(["3", "4"], Rows(await store.GetStatusAsync("lic", "paged", Window(2), CancellationToken.None)));
-        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
+        var (store, pages) = await PagedThroughTwoPagesAsync(dataSource, time, "paged", ["1", "2", "3", "4", "5", "6"]);
+        Assert.Equal([["1", "2"], ["3", "4"]], pages);
 
         await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
         Assert.Equal(["5", "6"], Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
@@ -188,13 +181,7 @@ public sealed class PageCacheTests
     {
         var (dataSource, time) = await DatabaseAsync();
         await using var _ = dataSource;
-        await using var metrics = Metrics();
-        using var misses = Collect(metrics, PageCache.MissesCounter);
-        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
-        await SucceedAsync(store, "again", ["\"old1\"", "\"old2\"", "\"old3\"", "\"old4\"", "\"old5\"", "\"old6\""]);
-        await store.GetStatusAsync("lic", "again", Window(0), CancellationToken.None);
-        await store.GetStatusAsync("lic", "again", Window(2), CancellationToken.None);
-        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
+        var (store, _) = await PagedThroughTwoPagesAsync(dataSource, time, "again", ["\"old1\"", "\"old2\"", "\"old3\"", "\"old4\"", "\"old5\"", "\"old6\""]);
 
         await SucceedAsync(Store(dataSource, time), "again", ["\"new1\"", "\"new2\"", "\"new3\"", "\"new4\"", "\"new5\"", "\"new6\""]);
 
@@ -221,6 +208,26 @@ public sealed class PageCacheTests
             .Where(e => e.Level >= LogEventLevel.Error && e.Exception is not null)
             .Select(e => StoreTestHelpers.MessageChain(e.Exception!));
         Assert.Contains("Store:Postgres:PageCacheMegabytes", string.Join(Environment.NewLine, logged.Prepend(StoreTestHelpers.MessageChain(error))), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A store whose client read the first two pages of a succeeded result (<see cref="Window"/>), the rows of each, once the
+    /// read ahead of the third page that the second one started is done (the database sent a third page).
+    /// </summary>
+    private static async Task<(PostgresScheduleStore Store, List<List<string>> Pages)> PagedThroughTwoPagesAsync(
+        NpgsqlDataSource dataSource, TimeProvider time, string scheduleId, string[] rows)
+    {
+        await using var metrics = Metrics();
+        using var misses = Collect(metrics, PageCache.MissesCounter);
+        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
+        await SucceedAsync(store, scheduleId, rows);
+        List<List<string>> pages =
+        [
+            Rows(await store.GetStatusAsync("lic", scheduleId, Window(0), CancellationToken.None)),
+            Rows(await store.GetStatusAsync("lic", scheduleId, Window(2), CancellationToken.None)),
+        ];
+        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
+        return (store, pages);
     }
 
     private static async Task<(NpgsqlDataSource, FakeTimeProvider)> DatabaseAsync()
