@@ -29,6 +29,7 @@ public sealed class PageCache : IDisposable
     public const string BytesGauge = "querystatus.store.page_cache.bytes";
     public const string HitsCounter = "querystatus.store.page_cache.hits";
     public const string MissesCounter = "querystatus.store.page_cache.misses";
+    public const string ReadAheadCounter = "querystatus.store.page_cache.read_ahead";
 
     /// <summary>
     /// Windows read once, and the run they were read from: for a minute, and up to this many (a few MiB of entries at
@@ -51,13 +52,14 @@ public sealed class PageCache : IDisposable
     /// <summary>A page read ahead that its reader did not come for within this time leaves (the reader stopped).</summary>
     private static readonly TimeSpan AheadUnread = TimeSpan.FromMinutes(1);
 
-    private readonly ConcurrentDictionary<Key, Task> _ahead = new();
+    private readonly ConcurrentDictionary<Key, Task<Exception?>> _ahead = new();
     private int _readingAhead;
 
     private readonly MemoryCache? _pages;
     private readonly MemoryCache? _seen;
     private readonly Counter<long>? _hits;
     private readonly Counter<long>? _misses;
+    private readonly Counter<long>? _readAhead;
 
     /// <param name="maxBytes">Row bytes held at most; 0 holds none.</param>
     /// <param name="meters">Where the cache reports its size, hits and misses (the service's meter), so that an operator can size it.</param>
@@ -75,8 +77,10 @@ public sealed class PageCache : IDisposable
             var meter = meters.Create(Telemetry.MeterName);
             meter.CreateObservableGauge(BytesGauge, () => pages.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0, "By",
                 "Bytes of the succeeded results' pages this instance holds (row bytes and a small overhead per page).");
-            _hits = meter.CreateCounter<long>(HitsCounter, "{page}", "Pages of succeeded results answered from this instance's cache.");
+            _hits = meter.CreateCounter<long>(HitsCounter, "{page}", "Pages of succeeded results read again and answered from this instance's cache.");
             _misses = meter.CreateCounter<long>(MissesCounter, "{page}", "Pages of succeeded results the database sent (kept from the second time on).");
+            _readAhead = meter.CreateCounter<long>(ReadAheadCounter, "{page}",
+                "Pages of succeeded results the database sent before a poll asked for them, for clients paging through a result.");
         }
     }
 
@@ -86,17 +90,23 @@ public sealed class PageCache : IDisposable
 
     /// <summary>
     /// Counts a poll answered with the page <see cref="Find"/> gave it. A page read ahead is its reader's: it leaves
-    /// once read and counts as read once, so that a client paging through a result does not fill the cache.
+    /// once read and counts as read once (not as a hit: the database sent it for this poll), so that a client paging
+    /// through a result does not fill the cache.
     /// </summary>
     public void Reused(string licenseId, string scheduleId, long start, long end, Held held)
     {
-        _hits?.Add(1);
-        if (held.ReadAhead)
+        if (!held.ReadAhead)
         {
-            var key = new Key(licenseId, scheduleId, start, end);
-            _pages?.Remove(key);
-            _seen?.Set(key, held.RunId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = SeenFor });
+            _hits?.Add(1);
+            return;
         }
+        var key = new Key(licenseId, scheduleId, start, end);
+        // Only this entry: another poll may have held the window's page since (Keep), and that one stays.
+        if (_pages is not null && _pages.TryGetValue(key, out Held? current) && ReferenceEquals(current, held))
+        {
+            _pages.Remove(key);
+        }
+        _seen?.Set(key, held.RunId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = SeenFor });
     }
 
     /// <summary>Drops the page held for this window: the poll found its run gone or replaced, so no poll will use it again.</summary>
@@ -142,8 +152,13 @@ public sealed class PageCache : IDisposable
     /// Reads a window before a poll asks for it (<paramref name="read"/>, which answers null if the run did not
     /// succeed) and holds its page until that poll comes, so that PostgreSQL sends the next page while this instance
     /// and the client are busy with the last one. Nothing happens if the window is held or being read already, or
-    /// <see cref="MaxReadingAhead"/> are being read.
+    /// <see cref="MaxReadingAhead"/> are being read. A page read ahead goes first when the cache needs room, and leaves
+    /// a minute after it was read ahead if no poll came for it.
     /// </summary>
+    /// <remarks>
+    /// The read runs on its own, outside the poll that started it (no request's context, trace or cancellation): it
+    /// belongs to the poll that will come for it.
+    /// </remarks>
     public void ReadAhead(string licenseId, string scheduleId, long start, long end, Func<Task<Held?>> read)
     {
         var key = new Key(licenseId, scheduleId, start, end);
@@ -156,46 +171,57 @@ public sealed class PageCache : IDisposable
             Interlocked.Decrement(ref _readingAhead);
             return;
         }
-        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_ahead.TryAdd(key, reading.Task))
         {
             Interlocked.Decrement(ref _readingAhead);
             return;
         }
-        _ = ReadAsync();
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ = ReadAsync();
+        }
 
         async Task ReadAsync()
         {
+            Exception? failure = null;
             try
             {
-                if (await read() is { Page.ByteCount: > 0 } held)
+                if (await read() is { Page.ByteCount: > 0 } held && !pages.TryGetValue(key, out _))
                 {
-                    _misses?.Add(1);
-                    pages.Set(key, held with { ReadAhead = true },
-                        new MemoryCacheEntryOptions { Size = held.Page.ByteCount + EntryOverheadBytes, SlidingExpiration = AheadUnread });
+                    _readAhead?.Add(1);
+                    pages.Set(key, held with { ReadAhead = true }, new MemoryCacheEntryOptions
+                    {
+                        Size = held.Page.ByteCount + EntryOverheadBytes,
+                        Priority = CacheItemPriority.Low,
+                        AbsoluteExpirationRelativeToNow = AheadUnread,
+                    });
                 }
             }
-            catch (Exception)
+            catch (Exception e)
             {
-                // Only a guess failed: the poll that asks for this window reads it itself, and answers any error then.
+                failure = e;
             }
             finally
             {
                 _ahead.TryRemove(key, out _);
                 Interlocked.Decrement(ref _readingAhead);
-                reading.SetResult();
+                reading.SetResult(failure);
             }
         }
     }
 
     /// <summary>
-    /// Completes when no read ahead of this window is on its way: a poll waits for it rather than have PostgreSQL send
-    /// the same page twice.
+    /// Completes when no read ahead of this window is on its way, with what made it fail if it failed (null otherwise):
+    /// a poll waits for it rather than have PostgreSQL send the same page twice, and answers the failure as its own,
+    /// within the same time, rather than try again after it. A read ahead that no poll waited for fails unseen.
     /// </summary>
-    public Task ReadingAhead(string licenseId, string scheduleId, long start, long end) =>
+    public Task<Exception?> ReadingAhead(string licenseId, string scheduleId, long start, long end) =>
         Volatile.Read(ref _readingAhead) > 0 && _ahead.TryGetValue(new Key(licenseId, scheduleId, start, end), out var reading)
             ? reading
-            : Task.CompletedTask;
+            : NoneAhead;
+
+    private static readonly Task<Exception?> NoneAhead = Task.FromResult<Exception?>(null);
 
     /// <summary>
     /// Removes what has expired. A <see cref="MemoryCache"/> looks for expired entries only when it is used, so the

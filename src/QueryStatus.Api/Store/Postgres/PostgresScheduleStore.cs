@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -77,11 +78,26 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
 
     public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
     {
+        var read = new StatusRead(licenseId, scheduleId, page);
         // The key of the poll's window is the page as asked (capped), as ReadStatusesAsync names it.
         var (start, end) = page.Resolve(long.MaxValue);
-        await _pages.ReadingAhead(licenseId, scheduleId, start, end).WaitAsync(cancellationToken);
-        return await GuardAsync("Reading a status from PostgreSQL failed.",
-            () => _statusReads.ReadAsync(new StatusRead(licenseId, scheduleId, page), cancellationToken));
+        var ahead = _pages.ReadingAhead(licenseId, scheduleId, start, end);
+        return await GuardAsync<StatusSnapshot?>("Reading a status from PostgreSQL failed.", ahead.IsCompletedSuccessfully && ahead.Result is null
+            ? () => _statusReads.ReadAsync(read, cancellationToken)
+            : () => ReadAfterAsync(ahead, read, cancellationToken));
+    }
+
+    /// <summary>
+    /// A poll of a window being read ahead: it waits for that read, and then finds the page held; if the read failed
+    /// on the database, that is this poll's failure (a second try would double the time before the poll's 503).
+    /// </summary>
+    private async Task<StatusSnapshot?> ReadAfterAsync(Task<Exception?> ahead, StatusRead read, CancellationToken cancellationToken)
+    {
+        if (await ahead.WaitAsync(cancellationToken) is NpgsqlException failed)
+        {
+            ExceptionDispatchInfo.Throw(failed);
+        }
+        return await _statusReads.ReadAsync(read, cancellationToken);
     }
 
     /// <summary>A status poll's read: the caller's license, the schedule and the page asked for.</summary>

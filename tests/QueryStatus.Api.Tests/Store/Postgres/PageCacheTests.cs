@@ -152,14 +152,31 @@ public sealed class PageCacheTests
     {
         var (dataSource, time) = await DatabaseAsync();
         await using var _ = dataSource;
-        var (store, pages) = await PagedThroughTwoPagesAsync(dataSource, time, "paged", ["1", "2", "3", "4", "5", "6"]);
-        Assert.Equal([["1", "2"], ["3", "4"]], pages);
+        await using var counted = new Counted(dataSource, time);
+        Assert.Equal([["1", "2"], ["3", "4"]], await ReadFirstTwoPagesAsync(counted.Cached, "paged", ["1", "2", "3", "4", "5", "6"]));
 
+        // The second page follows the first: the third is read before it is asked for.
+        await counted.ReadAhead.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(30));
         await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
-        Assert.Equal(["5", "6"], Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+        Assert.Equal(["5", "6"], Rows(await counted.Cached.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
 
         // Read once, the page read ahead is gone: a client paging through a result does not fill the cache.
-        Assert.Empty(Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+        Assert.Empty(Rows(await counted.Cached.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+        Assert.Equal(0, Sum(counted.Hits));
+    }
+
+    [Fact]
+    public async Task APollOfAPageBeingReadAheadWaitsForItInsteadOfReadingItAgain()
+    {
+        var (dataSource, time) = await DatabaseAsync();
+        await using var _ = dataSource;
+        await using var counted = new Counted(dataSource, time);
+        await ReadFirstTwoPagesAsync(counted.Cached, "paged", ["1", "2", "3", "4", "5", "6"]);
+
+        Assert.Equal(["5", "6"], Rows(await counted.Cached.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+
+        // The database sent the third page once, ahead; the poll did not have it sent again.
+        Assert.Equal((1L, 2L), (Sum(counted.ReadAhead), Sum(counted.Misses)));
     }
 
     [Fact]
@@ -167,13 +184,14 @@ public sealed class PageCacheTests
     {
         var (dataSource, time) = await DatabaseAsync();
         await using var _ = dataSource;
-        var store = Store(dataSource, time);
-        await SucceedAsync(store, "paged", ["1", "2", "3", "4", "5", "6"]);
-        Assert.Equal(["3", "4"], Rows(await store.GetStatusAsync("lic", "paged", Window(2), CancellationToken.None)));
+        await using var counted = new Counted(dataSource, time);
+        await SucceedAsync(counted.Cached, "paged", ["1", "2", "3", "4", "5", "6"]);
+        Assert.Equal(["3", "4"], Rows(await counted.Cached.GetStatusAsync("lic", "paged", Window(2), CancellationToken.None)));
 
-        await ExecuteAsync(dataSource, "DELETE FROM row_chunks");
+        // This poll would wait for a read ahead of its page, had one started.
+        Assert.Equal(["5", "6"], Rows(await counted.Cached.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
 
-        Assert.Empty(Rows(await store.GetStatusAsync("lic", "paged", Window(4), CancellationToken.None)));
+        Assert.Equal((0L, 2L), (Sum(counted.ReadAhead), Sum(counted.Misses)));
     }
 
     [Fact]
@@ -181,11 +199,13 @@ public sealed class PageCacheTests
     {
         var (dataSource, time) = await DatabaseAsync();
         await using var _ = dataSource;
-        var (store, _) = await PagedThroughTwoPagesAsync(dataSource, time, "again", ["\"old1\"", "\"old2\"", "\"old3\"", "\"old4\"", "\"old5\"", "\"old6\""]);
+        await using var counted = new Counted(dataSource, time);
+        await ReadFirstTwoPagesAsync(counted.Cached, "again", ["\"old1\"", "\"old2\"", "\"old3\"", "\"old4\"", "\"old5\"", "\"old6\""]);
+        await counted.ReadAhead.WaitForMeasurementsAsync(1, TimeSpan.FromSeconds(30));
 
         await SucceedAsync(Store(dataSource, time), "again", ["\"new1\"", "\"new2\"", "\"new3\"", "\"new4\"", "\"new5\"", "\"new6\""]);
 
-        Assert.Equal(["\"new5\"", "\"new6\""], Rows(await store.GetStatusAsync("lic", "again", Window(4), CancellationToken.None)));
+        Assert.Equal(["\"new5\"", "\"new6\""], Rows(await counted.Cached.GetStatusAsync("lic", "again", Window(4), CancellationToken.None)));
     }
 
     [Fact]
@@ -210,25 +230,45 @@ public sealed class PageCacheTests
         Assert.Contains("Store:Postgres:PageCacheMegabytes", string.Join(Environment.NewLine, logged.Prepend(StoreTestHelpers.MessageChain(error))), StringComparison.Ordinal);
     }
 
-    /// <summary>
-    /// A store whose client read the first two pages of a succeeded result (<see cref="Window"/>), the rows of each, once the
-    /// read ahead of the third page that the second one started is done (the database sent a third page).
-    /// </summary>
-    private static async Task<(PostgresScheduleStore Store, List<List<string>> Pages)> PagedThroughTwoPagesAsync(
-        NpgsqlDataSource dataSource, TimeProvider time, string scheduleId, string[] rows)
+    /// <summary>A result of these rows, succeeded, and its first two pages (<see cref="Window"/>) read in turn, as a client paging through it.</summary>
+    private static async Task<List<List<string>>> ReadFirstTwoPagesAsync(PostgresScheduleStore store, string scheduleId, string[] rows)
     {
-        await using var metrics = Metrics();
-        using var misses = Collect(metrics, PageCache.MissesCounter);
-        var store = Store(dataSource, time, meters: metrics.GetRequiredService<IMeterFactory>());
         await SucceedAsync(store, scheduleId, rows);
-        List<List<string>> pages =
+        return
         [
             Rows(await store.GetStatusAsync("lic", scheduleId, Window(0), CancellationToken.None)),
             Rows(await store.GetStatusAsync("lic", scheduleId, Window(2), CancellationToken.None)),
         ];
-        await misses.WaitForMeasurementsAsync(3, TimeSpan.FromSeconds(30));
-        return (store, pages);
     }
+
+    /// <summary>A store, and what its page cache counts: pages answered from it, sent by the database, and read ahead.</summary>
+    private sealed class Counted : IAsyncDisposable
+    {
+        private readonly ServiceProvider _metrics = Metrics();
+
+        public Counted(NpgsqlDataSource dataSource, TimeProvider time)
+        {
+            Hits = Collect(_metrics, PageCache.HitsCounter);
+            Misses = Collect(_metrics, PageCache.MissesCounter);
+            ReadAhead = Collect(_metrics, PageCache.ReadAheadCounter);
+            Cached = Store(dataSource, time, meters: _metrics.GetRequiredService<IMeterFactory>());
+        }
+
+        public PostgresScheduleStore Cached { get; }
+        public MetricCollector<long> Hits { get; }
+        public MetricCollector<long> Misses { get; }
+        public MetricCollector<long> ReadAhead { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            Hits.Dispose();
+            Misses.Dispose();
+            ReadAhead.Dispose();
+            await _metrics.DisposeAsync();
+        }
+    }
+
+    private static long Sum(MetricCollector<long> counter) => counter.GetMeasurementSnapshot().Sum(m => m.Value);
 
     private static async Task<(NpgsqlDataSource, FakeTimeProvider)> DatabaseAsync()
     {
