@@ -105,6 +105,16 @@ public sealed class WorkerHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The calls of this kind, once none is waiting for its answer: the service acts on a call (a query fails or
+    /// succeeds, which a test sees) before the worker has the answer and <see cref="Calls"/> records the call.
+    /// </summary>
+    public async Task<IReadOnlyList<WorkerCall>> AnsweredAsync(string verb)
+    {
+        await EventuallyAsync(() => Calls.Of(verb).Count > 0 && Calls.InFlight(verb) == 0, $"the {verb} calls answered");
+        return Calls.Of(verb);
+    }
+
     /// <summary>Waits until <paramref name="condition"/> holds (polling; bounded by a generous patience).</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what)
     {

@@ -68,7 +68,7 @@ public sealed class WorkerProtocolTests
         var batches = worker.Calls.Of("rows");
         Assert.Equal([0L, 1L, 2L], batches.Select(b => b.Batch));
         Assert.Equal([expected[0..3], expected[3..6], expected[6..9]], batches.Select(b => b.Rows.ToList()));
-        Assert.Equal([expected[9]], Assert.Single(worker.Calls.Of("complete")).Rows);
+        Assert.Equal([expected[9]], Assert.Single(await worker.AnsweredAsync("complete")).Rows);
         Assert.Equal(expected, await ResultRowsAsync(client, scheduleId));
     }
 
@@ -100,7 +100,7 @@ public sealed class WorkerProtocolTests
         Assert.Equal([0L, 1L, 2L, 3L], batches.Select(b => b.Batch));
         Assert.All(batches.Where(b => b.Rows.Count > 1), b => Assert.True(b.Rows.Sum(r => r.Length) + b.Rows.Count - 1 <= 1024));
         Assert.Equal([expected[5]], batches[2].Rows);
-        Assert.Equal([expected[9]], Assert.Single(worker.Calls.Of("complete")).Rows);
+        Assert.Equal([expected[9]], Assert.Single(await worker.AnsweredAsync("complete")).Rows);
         Assert.Equal(expected, await ResultRowsAsync(client, scheduleId));
     }
 
@@ -125,7 +125,7 @@ public sealed class WorkerProtocolTests
 
         Assert.Equal((3, 3), status.Progress());
         Assert.Equal([Row("root"), Row("child0"), Row("child1")], await ResultRowsAsync(client, scheduleId));
-        var rootCompletion = Assert.Single(worker.Calls.Of("complete"), c => c.Json.TryGetProperty("subqueries", out _));
+        var rootCompletion = Assert.Single(await worker.AnsweredAsync("complete"), c => c.Json.TryGetProperty("subqueries", out _));
         Assert.Equal([Sub("child0"), Sub("child1")], rootCompletion.Json.GetProperty("subqueries").EnumerateArray().Select(s => s.GetRawText()));
     }
 
@@ -148,7 +148,7 @@ public sealed class WorkerProtocolTests
         await WorkerHarness.WaitForStatusAsync(client, scheduleId, "SUCCESS");
 
         Assert.Equal(2, handler.Executions);
-        var fail = Assert.Single(worker.Calls.Of("fail")).Json;
+        var fail = Assert.Single(await worker.AnsweredAsync("fail")).Json;
         Assert.Equal(("TRANSIENT_ERROR", "The warehouse timed out.", true),
             (fail.GetProperty("code").GetString(), fail.GetProperty("message").GetString(), fail.GetProperty("retryable").GetBoolean()));
         // The first attempt's batch was discarded with its lease.
@@ -168,7 +168,7 @@ public sealed class WorkerProtocolTests
         var status = await WorkerHarness.WaitForStatusAsync(client, scheduleId, "FAILURE");
 
         Assert.Equal("The warehouse has no table ads_2026.", status.AssertFailure("DATA_SOURCE_ERROR"));
-        Assert.False(Assert.Single(worker.Calls.Of("fail")).Json.GetProperty("retryable").GetBoolean());
+        Assert.False(Assert.Single(await worker.AnsweredAsync("fail")).Json.GetProperty("retryable").GetBoolean());
     }
 
     [Fact]
@@ -186,7 +186,7 @@ public sealed class WorkerProtocolTests
         var message = status.AssertFailure("WORKER_ERROR");
         Assert.Contains("InvalidOperationException", message);
         Assert.DoesNotContain("hunter2", message);
-        Assert.False(Assert.Single(worker.Calls.Of("fail")).Json.GetProperty("retryable").GetBoolean());
+        Assert.False(Assert.Single(await worker.AnsweredAsync("fail")).Json.GetProperty("retryable").GetBoolean());
         // The worker's own log keeps the exception for its operator.
         await WorkerHarness.EventuallyAsync(
             () => worker.Logs.GetSnapshot().Any(r => r.Level == LogLevel.Error && r.Exception is InvalidOperationException), "the exception logged");
