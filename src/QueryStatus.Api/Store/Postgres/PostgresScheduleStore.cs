@@ -79,8 +79,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     public async ValueTask<StatusSnapshot?> GetStatusAsync(string licenseId, string scheduleId, PageWindow page, CancellationToken cancellationToken)
     {
         var read = new StatusRead(licenseId, scheduleId, page);
-        // The key of the poll's window is the page as asked (capped), as ReadStatusesAsync names it.
-        var (start, end) = page.Resolve(long.MaxValue);
+        var (start, end) = AsAsked(page);
         var ahead = _pages.ReadingAhead(licenseId, scheduleId, start, end);
         return await GuardAsync<StatusSnapshot?>("Reading a status from PostgreSQL failed.", ahead.IsCompletedSuccessfully && ahead.Result is null
             ? () => _statusReads.ReadAsync(read, cancellationToken)
@@ -99,6 +98,13 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         }
         return await _statusReads.ReadAsync(read, cancellationToken);
     }
+
+    /// <summary>
+    /// The page as asked (capped): the rows a statement looks for, and the key of the poll's window in the page cache,
+    /// for the poll and for a read ahead of it alike. The result's end clips it, in SQL (no rows past it) and when read
+    /// (<see cref="PageWindow.Resolve"/>).
+    /// </summary>
+    private static (long Start, long End) AsAsked(PageWindow page) => page.Resolve(long.MaxValue);
 
     /// <summary>A status poll's read: the caller's license, the schedule and the page asked for.</summary>
     private readonly record struct StatusRead(string LicenseId, string ScheduleId, PageWindow Page);
@@ -128,8 +134,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
         for (var i = 0; i < reads.Count; i++)
         {
             (licenses[i], schedules[i], windows[i]) = (reads[i].LicenseId, reads[i].ScheduleId, reads[i].Page);
-            // The page as asked (capped); the result's end clips it, in SQL (no rows past it) and when read (Resolve).
-            (starts[i], ends[i]) = windows[i].Resolve(long.MaxValue);
+            (starts[i], ends[i]) = AsAsked(windows[i]);
             held[i] = _pages.Find(licenses[i], schedules[i], starts[i], ends[i]);
             (heldRuns[i], heldExpiries[i]) = (held[i]?.RunId ?? 0, held[i]?.ExpiresAt);
         }
@@ -180,7 +185,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     /// </summary>
     private void ReadAhead(StatusRead next, long runId)
     {
-        var (start, end) = next.Page.Resolve(long.MaxValue);
+        var (start, end) = AsAsked(next.Page);
         _pages.ReadAhead(next.LicenseId, next.ScheduleId, start, end, async () =>
         {
             await using var connection = await _data.OpenConnectionAsync();
@@ -535,7 +540,7 @@ public sealed partial class PostgresScheduleStore : IScheduleStore, IDisposable
     /// <summary>A run's snapshot by its id, with the page of <paramref name="window"/> if it succeeded; null if it is gone.</summary>
     private static async Task<Found?> FindRunAsync(NpgsqlConnection connection, long runId, PageWindow window, CancellationToken cancellationToken)
     {
-        var (start, end) = window.Resolve(long.MaxValue);
+        var (start, end) = AsAsked(window);
         return (await SnapshotsAsync(connection,
             "SELECT 1::bigint AS n, $2::bigint AS start_row, $3::bigint AS end_row, 0::bigint AS held_run, NULL::timestamptz AS held_expires, r.* FROM runs r WHERE r.run_id = $1",
             [runId, start, end], [window], [null], cancellationToken))[0];
