@@ -5,16 +5,19 @@ namespace QueryStatus.Api.Store.Postgres;
 /// fewer than <c>maxInFlight</c> batches on their way goes at once, alone; one that finds them all busy waits for the
 /// next batch, which leaves as soon as one of them is back, with every read that waited meanwhile (at most
 /// <c>maxBatch</c>). Nothing waits on a timer: a lone read costs what it cost before, and the busier the store, the
-/// more reads share each statement.
+/// more reads share each statement. Reads of a batch equal to one another (<typeparamref name="TRequest"/>'s equality)
+/// are asked once and share that answer, so a batch costs the database what its distinct reads cost.
 /// </summary>
 /// <remarks>
 /// Every batch is sent after each of its reads was asked for, so a read sees every write acknowledged before it was
 /// asked (what a read of its own would see). A read whose caller gives up still goes with its batch; its answer is
 /// dropped. <c>read</c> answers every request of its batch in order, or throws for all of them, and then for every read
-/// that was waiting as well.
+/// that was waiting as well. An answer shared by equal reads goes to each of their callers, so it must be a value that
+/// nothing changes afterwards.
 /// </remarks>
 public sealed class ReadBatches<TRequest, TResult>(
     Func<IReadOnlyList<TRequest>, Task<TResult[]>> read, int maxInFlight, int maxBatch)
+    where TRequest : notnull
 {
     private readonly Lock _gate = new();
     private readonly Queue<Pending> _waiting = new();
@@ -51,15 +54,11 @@ public sealed class ReadBatches<TRequest, TResult>(
             Exception? failure = null;
             try
             {
-                var requests = new TRequest[batch.Count];
-                for (var i = 0; i < requests.Length; i++)
-                {
-                    requests[i] = batch[i].Request;
-                }
+                var (requests, answers) = Distinct(batch);
                 var results = await read(requests);
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    batch[i].TrySetResult(results[i]);
+                    batch[i].TrySetResult(results[answers[i]]);
                 }
             }
             catch (Exception e)
@@ -99,6 +98,28 @@ public sealed class ReadBatches<TRequest, TResult>(
             }
             return;
         }
+    }
+
+    /// <summary>The batch's distinct requests, in the order first asked, and for each read the index of its answer.</summary>
+    private static (List<TRequest> Requests, int[] Answers) Distinct(List<Pending> batch)
+    {
+        var requests = new List<TRequest>(batch.Count);
+        var answers = new int[batch.Count];
+        if (batch.Count == 1)
+        {
+            requests.Add(batch[0].Request);
+            return (requests, answers);
+        }
+        var asked = new Dictionary<TRequest, int>(batch.Count);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (!asked.TryGetValue(batch[i].Request, out answers[i]))
+            {
+                asked.Add(batch[i].Request, answers[i] = requests.Count);
+                requests.Add(batch[i].Request);
+            }
+        }
+        return (requests, answers);
     }
 
     /// <summary>A read and its answer; continuations run on the thread pool, not on the loop that sends the batches.</summary>

@@ -119,6 +119,23 @@ public sealed class ReadBatchesTests
     }
 
     [Fact]
+    public async Task EqualReadsInABatchAreAskedOnceAndEachCallerGetsTheAnswer()
+    {
+        var reads = new HeldReads();
+        var batches = new ReadBatches<int, string>(reads.ReadAsync, maxInFlight: 1, maxBatch: 10);
+
+        var first = batches.ReadAsync(7, CancellationToken.None);
+        Assert.Equal(new[] { 7 }, await reads.NextBatchAsync());
+        var waiting = new[] { 3, 7, 3, 5, 7 }.Select(n => batches.ReadAsync(n, CancellationToken.None)).ToArray();
+        reads.Release(0);
+
+        Assert.Equal(new[] { 3, 7, 5 }, await reads.NextBatchAsync());
+        reads.Release(1);
+        Assert.Equal(new[] { "answer 3", "answer 7", "answer 3", "answer 5", "answer 7" }, await Task.WhenAll(waiting).WaitAsync(HangGuard));
+        Assert.Equal("answer 7", await first.WaitAsync(HangGuard));
+    }
+
+    [Fact]
     public async Task AFailedBatchFailsItsReadsAndThoseWaitingForItAndTheNextReadStillGoes()
     {
         var reads = new HeldReads { Failure = new InvalidOperationException("the database went away") };
