@@ -559,6 +559,17 @@ namespace QueryStatus.Bench
                 $"into the {OnPostgres} store (A) against COPY {PostgresReference.Table} (row bytea) FROM STDIN (FORMAT BINARY), one client (B); " +
                 "in-memory store for context; a CHECKPOINT before each");
             Log($"   {"pair",-5} {"what",-30} {"rows/s",12} {"seconds",8} {"CPU µs/row",11} {"of which PG",11} {"WAL B/row",9}");
+
+            // One round of each side first, not counted, as every other scenario is warmed up before its slices: the first COPY
+            // of a run went at about half the rate of the later ones (0.87-1.26 against 1.6-2.2 M rows/s), so the first pair's
+            // ratio stood apart from the rest, and with a small load phase (--big-rows) the service was still compiling its
+            // ingest path (4.9-5.3 µs a row in the first pair, 2.3 by the fifth; bench/RESULTS.md, eleventh session).
+            await cluster.CheckpointAsync();
+            await WriteSide.IngestAsync(postgres.Api, postgres.Server, _clientKey, _workerKey, WarmUpIngestId,
+                (int)(rows / 100_000), 100_000, batchRows: 50_000, workers: 8, cancellationToken);
+            await reference.CopyInAsync(rows, cancellationToken);
+            Log("   (one round of each side done first as a warm-up, not counted)");
+
             var pairs = new List<(Throughput, Throughput)>();
             var context = new List<Throughput>();
             for (var p = 0; p < options.Pairs; p++)
@@ -602,6 +613,9 @@ namespace QueryStatus.Bench
 
         private static string IngestId(int pair) => $"bench_ingest_{pair}";
 
+        /// <summary>The result the warm-up round of ingest-vs-copy writes; readback-vs-copy reads it as its own warm-up.</summary>
+        private const string WarmUpIngestId = "bench_ingest_warmup";
+
         /// <summary>
         /// An ingested result read whole, page after page of 10,000 rows by one client, from the service on PostgreSQL
         /// (A) against one client's COPY (SELECT row FROM copy_rows) TO STDOUT of the same rows (B), in alternating pairs;
@@ -631,6 +645,15 @@ namespace QueryStatus.Bench
                 return new Throughput($"API pages from {store.Name}", read, clock.Elapsed,
                     cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also, cpuAfter.Also - cpuBefore.Also);
             }
+
+            // Both sides read once first, not counted (see the ingest's warm-up): the warm-up ingest's result, and the COPY table.
+            var (warmRows, _) = await postgres.Api.ReadWholeResultAsync(_clientKey, WarmUpIngestId, PageMax, cancellationToken);
+            if (warmRows != rows)
+            {
+                throw new BenchException($"read {warmRows:N0} rows of {WarmUpIngestId} from the {postgres.Name} store, {rows:N0} expected");
+            }
+            await reference.CopyOutAsync(rows, cancellationToken);
+            Log("   (one read of each side done first as a warm-up, not counted)");
 
             var pairs = new List<(Throughput, Throughput)>();
             var context = new List<Throughput>();
