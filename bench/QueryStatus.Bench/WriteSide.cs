@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 
 namespace QueryStatus.Bench;
@@ -35,6 +36,7 @@ public static class WriteSide
 
         async Task Worker(int id)
         {
+            var body = new ArrayBufferWriter<byte>(batchRows * 96 + 256);
             while (Volatile.Read(ref leased) < parts)
             {
                 var lease = await api.LeaseOneAsync(workerKey, $"ingest-{id}", 600, 1, cancellationToken);
@@ -53,8 +55,8 @@ public static class WriteSide
                 for (var sent = 0; sent < rowsPerPart; sent += batchRows, batch++)
                 {
                     var count = Math.Min(batchRows, rowsPerPart - sent);
-                    var body = ApiClient.RowsBody(lease.LeaseToken, batch, firstRow + sent, count);
-                    (await api.PostAsync($"/enterprise/v2/tasks/{lease.TaskId}/rows", workerKey, body, cancellationToken)).Dispose();
+                    var rows = ApiClient.RowsBody(body, lease.LeaseToken, batch, firstRow + sent, count);
+                    (await api.PostAsync($"/enterprise/v2/tasks/{lease.TaskId}/rows", workerKey, rows, cancellationToken)).Dispose();
                 }
                 if (part > 0)
                 {
