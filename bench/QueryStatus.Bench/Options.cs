@@ -194,7 +194,8 @@ public sealed class Options
         "              folder, as user postgres under root, durability at PostgreSQL's defaults, removed afterwards) against the\n" +
         "              service on the in-memory store, in alternating slices (A = PostgreSQL, B = in-memory; no baseline); then\n" +
         "              ingest through the API against COPY FROM STDIN, reading a whole result page by page against COPY TO STDOUT\n" +
-        "              (--ingest-rows each, default 1,000,000, also with --quick), and database round trips per status poll\n" +
+        "              (--ingest-rows each, default 1,000,000, also with --quick; one uncounted round of each side first), and\n" +
+        "              database round trips per status poll\n" +
         "  --pg-setting  a PostgreSQL setting for the cluster (-c NAME=VALUE), for experiments (e.g. synchronous_commit=off)\n" +
         "  --pg-connection  Npgsql keywords added to the service's connection string, for experiments (e.g. \"Max Auto Prepare=20\")\n" +
         "  --pg-log    copy the PostgreSQL server's log to FILE before the cluster is removed (e.g. with auto_explain settings)\n" +
