@@ -35,19 +35,30 @@ public sealed class ApiClient(HttpClient http, string baseUrl)
     /// <summary>GET with extra headers; throws unless 200.</summary>
     public static async Task<byte[]> GetBodyAsync(HttpClient http, string url, IReadOnlyList<string> headers, CancellationToken cancellationToken)
     {
+        using var response = await GetAsync(http, url, headers, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+    }
+
+    /// <summary>GET with extra headers, answered once <paramref name="completion"/> says; throws unless 200.</summary>
+    private static async Task<HttpResponseMessage> GetAsync(
+        HttpClient http, string url, IReadOnlyList<string> headers, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         foreach (var header in headers)
         {
             var colon = header.IndexOf(':', StringComparison.Ordinal);
             request.Headers.TryAddWithoutValidation(header[..colon].Trim(), header[(colon + 1)..].Trim());
         }
-        using var response = await http.SendAsync(request, cancellationToken);
-        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        var response = await http.SendAsync(request, completion, cancellationToken);
         if ((int)response.StatusCode != 200)
         {
-            throw new BenchException($"GET {Redact(url)} answered {(int)response.StatusCode}: {Encoding.UTF8.GetString(bytes)}");
+            using (response)
+            {
+                throw new BenchException($"GET {Redact(url)} answered {(int)response.StatusCode}: " +
+                    await response.Content.ReadAsStringAsync(cancellationToken));
+            }
         }
-        return bytes;
+        return response;
     }
 
     /// <summary>
@@ -58,6 +69,7 @@ public sealed class ApiClient(HttpClient http, string baseUrl)
     public async Task<(long Rows, long Bytes)> ReadWholeResultAsync(
         string clientKey, string scheduleId, int pageRows, CancellationToken cancellationToken)
     {
+        string[] headers = [$"Authorization: Bearer {clientKey}"];
         long rows = 0, bytes = 0;
         long? next = 0;
         // One buffer for every page, as a client streaming a result would keep: the load generator runs on the machine it
@@ -65,15 +77,9 @@ public sealed class ApiClient(HttpClient http, string baseUrl)
         var buffer = new byte[1 << 20];
         while (next is { } start)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get,
-                $"{BaseUrl}/enterprise/v2/query/status?schedule_id={scheduleId}&offset_start={start}&offset_end={start + pageRows}");
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", clientKey);
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            if ((int)response.StatusCode != 200)
-            {
-                throw new BenchException($"GET a page of {scheduleId} answered {(int)response.StatusCode}: " +
-                    await response.Content.ReadAsStringAsync(cancellationToken));
-            }
+            using var response = await GetAsync(http,
+                $"{BaseUrl}/enterprise/v2/query/status?schedule_id={scheduleId}&offset_start={start}&offset_end={start + pageRows}",
+                headers, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var length = 0;
             await using (var stream = await response.Content.ReadAsStreamAsync(cancellationToken))
             {
