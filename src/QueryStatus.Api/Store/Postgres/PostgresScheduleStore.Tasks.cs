@@ -259,7 +259,22 @@ public sealed partial class PostgresScheduleStore
         CancellationToken cancellationToken)
     {
         var payloads = subQueries.Select(p => p.ToArray()).ToArray();
-        return await TaskCallAsync(taskId, lockLicense: true, async (connection, now, task) =>
+        // Completes of one run take turns beside its row batches; when the completion's own rows would pass the run's
+        // row limit, the transaction is rolled back and the call made once more holding the run alone, as a batch's is.
+        try
+        {
+            return await CompleteAsync(taskId, leaseToken, rows, payloads, RunLock.BesideBatches, cancellationToken);
+        }
+        catch (RowLimitPassed)
+        {
+            return await CompleteAsync(taskId, leaseToken, rows, payloads, RunLock.Exclusive, cancellationToken);
+        }
+    }
+
+    private Task<TaskOutcome> CompleteAsync(
+        string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, byte[][] payloads, RunLock runLock,
+        CancellationToken cancellationToken) =>
+        TaskCallAsync(taskId, lockLicense: true, async (connection, now, task) =>
         {
             if (task.State == "DONE" && task.CompletedToken == leaseToken)
             {
@@ -269,11 +284,11 @@ public sealed partial class PostgresScheduleStore
             {
                 return refused;
             }
-            // Holding the run alone: rows that would pass the limit fail the run as too large (their copy goes with it).
+            // Rows that would pass the limit fail the run as too large (their copy goes with it), holding the run alone.
             if (rows.Count > 0
                 && !await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
-                return await TooLargeAsync(connection, task, now, cancellationToken);
+                return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassed();
             }
             await ExecuteAsync(connection,
                 "UPDATE tasks SET state = 'DONE', completed_token = lease_token, lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1",
@@ -285,6 +300,8 @@ public sealed partial class PostgresScheduleStore
                 await InsertTasksAsync(connection, task.RunId, task.LicenseId, next, payloads, queued: true, cancellationToken);
                 await EnterRotationAsync(connection, task.LicenseId, cancellationToken);
             }
+            // Every task done: no batch of the run can still be writing (a batch needs its task running), so finishing it
+            // here needs no more than turns among completes.
             var allDone = await ReadRowAsync(connection, "SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE run_id = $1 AND state <> 'DONE')",
                 [task.RunId], r => r.GetBoolean(0), cancellationToken);
             if (allDone)
@@ -293,8 +310,7 @@ public sealed partial class PostgresScheduleStore
             }
             await NotifyAsync(connection, cancellationToken);
             return new TaskOutcome(WriteResult.Ok, TaskState: TaskState.Done, Attempt: task.Attempt);
-        }, cancellationToken);
-    }
+        }, cancellationToken, runLock);
 
     public async ValueTask<TaskOutcome> FailAsync(string taskId, string leaseToken, TaskFailure failure, CancellationToken cancellationToken) =>
         await TaskCallAsync(taskId, lockLicense: true, async (connection, now, task) =>
@@ -316,13 +332,22 @@ public sealed partial class PostgresScheduleStore
     private enum RunLock
     {
         /// <summary>
-        /// Alone (<c>FOR UPDATE</c>): for calls that may finish the run or change its tasks. The default.
+        /// Alone (<c>FOR UPDATE</c>): for calls that may end the run while other tasks are running (a stop, a failure, the
+        /// run found too large), which must wait for every batch being written. The default.
         /// </summary>
         Exclusive,
 
         /// <summary>
+        /// One such call at a time, beside row batches (<c>FOR NO KEY UPDATE</c>), for a complete: completes of one run take
+        /// turns (each sees the last one's tasks done, so exactly one finishes the run), but neither waits for the batches
+        /// other workers are writing nor holds them up. Waiting for those had a complete, and the license it holds, wait
+        /// for every batch in flight in the run (bench/RESULTS.md, twelfth session).
+        /// </summary>
+        BesideBatches,
+
+        /// <summary>
         /// Shared with other such calls (<c>FOR KEY SHARE</c>), for calls that only add to one task (a row batch, a
-        /// heartbeat): they go on side by side, while a stop, a finish or a failure of the run waits for them, and they for it.
+        /// heartbeat): they go on side by side, while a stop or a failure of the run waits for them, and they for it.
         /// </summary>
         Shared,
     }
@@ -347,7 +372,7 @@ public sealed partial class PostgresScheduleStore
                 $"""
                 WITH run AS (
                     SELECT r.run_id, r.status FROM runs r
-                    WHERE r.run_id = $2 {(runLock == RunLock.Shared ? "FOR KEY SHARE" : "FOR UPDATE")})
+                    WHERE r.run_id = $2 {runLock switch { RunLock.Shared => "FOR KEY SHARE", RunLock.BesideBatches => "FOR NO KEY UPDATE", _ => "FOR UPDATE" }})
                 SELECT t.run_id, t.license_id, t.state, t.attempt, t.lease_token, t.lease_expires_at, t.completed_token, run.status
                 FROM tasks t JOIN run ON run.run_id = t.run_id
                 WHERE t.task_id = $1

@@ -17,7 +17,7 @@ public sealed class TaskCallRaceTests
     private static readonly LeaseCommand LeaseTwo = new("w", 2, TimeSpan.FromHours(1));
 
     [Fact]
-    public async Task ACompletionThatWaitedBehindARowBatchStillHonoursMaxRowsPerRun()
+    public async Task ACompletionGoesOnBesideARowBatchOfItsRunAndTheLimitStillHolds()
     {
         var (dataSource, store, _) = await StoreAsync(maxRows: 10);
         await using var _data = dataSource;
@@ -26,7 +26,36 @@ public sealed class TaskCallRaceTests
         await using var holder = await HoldTaskAsync(dataSource, t2.TaskId);
         var append = store.AppendRowsAsync(t2.TaskId, t2.LeaseToken, 0, Rows(6), CancellationToken.None).AsTask(); // shares the run
         await WaitForLockWaitersAsync(dataSource, 1);
-        var complete = store.CompleteAsync(t1.TaskId, t1.LeaseToken, Rows(6), [], CancellationToken.None).AsTask(); // waits for the run
+
+        // The batch holds the run shared and waits for its task: the completion of the other task does not wait for it
+        // (the bound only turns a completion stuck behind the batch into a failure instead of a hang).
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var completed = await store.CompleteAsync(t1.TaskId, t1.LeaseToken, Rows(6), [], bound.Token);
+        Assert.Equal((WriteResult.Ok, TaskState.Done), (completed.Result, completed.TaskState));
+        Assert.False(append.IsCompleted);
+        await holder.ReleaseAsync();
+
+        // 6 + 6 rows pass the limit of 10: the batch that came second fails the run as too large.
+        var appended = await append;
+        Assert.Equal((WriteResult.Conflict, TaskRefusal.ResultTooLarge), (appended.Result, appended.Refusal));
+        var status = await store.GetStatusAsync("lic", "q", new PageWindow(0, null, 100), CancellationToken.None);
+        Assert.Equal(ScheduleStatus.Failure, status!.Status);
+        Assert.Equal(Failure.ResultTooLarge(10).Code, status.Failure!.Code);
+    }
+
+    [Fact]
+    public async Task ACompletionWhoseRowsPassTheLimitWaitsForTheRunsBatchesAndFailsTheRun()
+    {
+        var (dataSource, store, _) = await StoreAsync(maxRows: 10);
+        await using var _data = dataSource;
+        var (t1, t2) = await SubmitAndLeaseTwoAsync(store);
+        Assert.Equal(WriteResult.Ok, (await store.AppendRowsAsync(t1.TaskId, t1.LeaseToken, 0, Rows(6), CancellationToken.None)).Result);
+
+        await using var holder = await HoldTaskAsync(dataSource, t2.TaskId);
+        var append = store.AppendRowsAsync(t2.TaskId, t2.LeaseToken, 0, Rows(1), CancellationToken.None).AsTask(); // shares the run
+        await WaitForLockWaitersAsync(dataSource, 1);
+        // 6 + 6 pass the limit: the completion is made again holding the run alone, behind the batch.
+        var complete = store.CompleteAsync(t1.TaskId, t1.LeaseToken, Rows(6), [], CancellationToken.None).AsTask();
         await WaitForLockWaitersAsync(dataSource, 2);
         await holder.ReleaseAsync();
 
@@ -35,7 +64,6 @@ public sealed class TaskCallRaceTests
         Assert.Equal((WriteResult.Conflict, TaskRefusal.ResultTooLarge), (completed.Result, completed.Refusal));
         var status = await store.GetStatusAsync("lic", "q", new PageWindow(0, null, 100), CancellationToken.None);
         Assert.Equal(ScheduleStatus.Failure, status!.Status);
-        Assert.Equal(Failure.ResultTooLarge(10).Code, status.Failure!.Code);
     }
 
     [Fact]
