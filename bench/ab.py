@@ -17,6 +17,8 @@ to judge a change of a few per cent; req/s ratios are less steady this way (the 
     ABAUTH=jwt python3 bench/ab.py /tmp/a /tmp/b
 
 polls with a JWT (HS256, made here, sent as Authorization: Bearer) instead of the api_key parameter.
+Both servers get the image's runtime settings (the Dockerfile's ENV DOTNET_... lines), as bench/run.sh gives every
+server; ABENV_A / ABENV_B override them (ABENV_B="DOTNET_GCgen0size=0" for the runtime's own gen0 budget).
 For judging a change to QueryStatus itself: bench/run.sh measures against the bare baseline instead.
 Needs python3, wrk, curl.
 """
@@ -62,8 +64,13 @@ else:
     headers = []
 
 
+# The runtime settings the image sets (the Dockerfile's ENV DOTNET_... lines), as bench/run.sh gives every server.
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+image_env = dict(re.findall(r"^ENV\s+(DOTNET_\w+)=(\S+)\s*$", open(os.path.join(repo, "Dockerfile")).read(), re.M))
+
+
 def start(directory, port, extra):
-    env = dict(os.environ, ASPNETCORE_ENVIRONMENT="Production", Store__SeedFile=seed,
+    env = dict(os.environ, **image_env, ASPNETCORE_ENVIRONMENT="Production", Store__SeedFile=seed,
                Auth__ApiKeys__0__KeyHash=hashlib.sha256(key.encode()).hexdigest(), Auth__ApiKeys__0__LicenseId="lic_ab",
                RateLimiting__PermitLimit="100000000",
                Authentication__Schemes__Bearer__ValidIssuer="qs-ab", Authentication__Schemes__Bearer__ValidAudiences__0="querystatus",

@@ -182,6 +182,7 @@ namespace QueryStatus.Bench
             Log($"QueryStatus benchmark, {started:yyyy-MM-dd HH:mm} UTC; {machine.Replace("\n", "; ")}");
             Log($"mode: {(options.Quick ? "quick" : "full")}: {options.SliceSeconds} s slices, {options.Pairs} pair(s), " +
                 $"wrk -t2 -c{options.Connections}, big result {options.BigRows:N0} rows");
+            Log($"runtime environment of the image (the Dockerfile's DOTNET_ lines), on every server: {ImageEnvironment.Describe()}");
             if (!options.Postgres)
             {
                 return await RunAgainstBaselineAsync(apiDll, baselineDll, started, machine, cancellationToken);
@@ -906,6 +907,7 @@ namespace QueryStatus.Bench
             var md = new StringBuilder();
             md.AppendLine($"- date: {started:yyyy-MM-dd HH:mm} UTC, run took {elapsed.TotalMinutes:F1} min");
             md.AppendLine($"- machine: {machine.Replace("\n", "; ")}");
+            md.AppendLine($"- runtime environment of the image (the Dockerfile's DOTNET_ lines), on every server: {ImageEnvironment.Describe()}");
             md.AppendLine($"- command: `bench/run.sh {options.CommandLine}`".Replace(" `", " `").TrimEnd());
             md.AppendLine($"- load: wrk -t2 -c{options.Connections} --latency, {options.SliceSeconds} s slices, {options.Pairs} pair(s) per scenario " +
                 "(A B, B A, …), after a warm-up slice of each side; server CPU = utime+stime from /proc/<pid>/stat around each slice" +

@@ -43,7 +43,8 @@ public sealed class Server : IDisposable
         };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add($"exec dotnet {Quote(dll)} --urls http://127.0.0.1:{port} {quoted} >/dev/null 2>{Quote(stderrFile)}");
-        foreach (var (key, value) in environment)
+        // As deployed (the image's runtime settings), then what this server is given, which may override them.
+        foreach (var (key, value) in ImageEnvironment.Values.Concat(environment))
         {
             info.Environment[key] = value;
         }
