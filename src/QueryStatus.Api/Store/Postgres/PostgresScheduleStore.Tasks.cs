@@ -205,17 +205,8 @@ public sealed partial class PostgresScheduleStore
     public async ValueTask<TaskOutcome> AppendRowsAsync(
         string taskId, string leaseToken, long batch, IReadOnlyList<ReadOnlyMemory<byte>> rows, CancellationToken cancellationToken)
     {
-        // Batches of one run are written side by side (the run shared); when the run's row count would pass the limit
-        // (RowChunks.WriteAsync, the one place that decides it), the transaction is rolled back and the call made once
-        // more holding the run alone, where failing the run takes no lock another batch could be holding.
-        try
-        {
-            return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Shared, cancellationToken);
-        }
-        catch (RowLimitPassed)
-        {
-            return await AppendRowsAsync(taskId, leaseToken, batch, rows, RunLock.Exclusive, cancellationToken);
-        }
+        // Batches of one run are written side by side (the run shared).
+        return await AloneIfTooLargeAsync(RunLock.Shared, runLock => AppendRowsAsync(taskId, leaseToken, batch, rows, runLock, cancellationToken));
     }
 
     private Task<TaskOutcome> AppendRowsAsync(
@@ -244,31 +235,38 @@ public sealed partial class PostgresScheduleStore
             }
             if (!await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, batch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
-                // Failing the run locks all its tasks: batches of other tasks that passed the limit at the same moment
-                // would each hold one of them (a deadlock). So only a call holding the run alone fails it.
-                return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassed();
+                return await TooLargeAsync(connection, task, now, runLock, cancellationToken);
             }
             return running with { RowsAccepted = rows.Count };
         }, cancellationToken, runLock);
 
-    /// <summary>Rolls an append's transaction back, to be made again holding the run alone: the batch passes the run's row limit.</summary>
-    private sealed class RowLimitPassed() : Exception("The batch passes the run's row limit.");
+    /// <summary>
+    /// A task call that adds rows, made holding the run as <paramref name="first"/> says; when its rows would pass the run's
+    /// row limit (<see cref="RowChunks.WriteAsync"/>, the one place that decides it), its transaction is rolled back and the
+    /// call made once more holding the run alone, where failing the run takes no lock another batch could be holding.
+    /// </summary>
+    private static async Task<TaskOutcome> AloneIfTooLargeAsync(RunLock first, Func<RunLock, Task<TaskOutcome>> call)
+    {
+        try
+        {
+            return await call(first);
+        }
+        catch (RowLimitPassed)
+        {
+            return await call(RunLock.Exclusive);
+        }
+    }
+
+    /// <summary>Rolls a task call's transaction back, to be made again holding the run alone: its rows pass the run's row limit.</summary>
+    private sealed class RowLimitPassed() : Exception("The rows pass the run's row limit.");
 
     public async ValueTask<TaskOutcome> CompleteAsync(
         string taskId, string leaseToken, IReadOnlyList<ReadOnlyMemory<byte>> rows, IReadOnlyList<ReadOnlyMemory<byte>> subQueries,
         CancellationToken cancellationToken)
     {
         var payloads = subQueries.Select(p => p.ToArray()).ToArray();
-        // Completes of one run take turns beside its row batches; when the completion's own rows would pass the run's
-        // row limit, the transaction is rolled back and the call made once more holding the run alone, as a batch's is.
-        try
-        {
-            return await CompleteAsync(taskId, leaseToken, rows, payloads, RunLock.BesideBatches, cancellationToken);
-        }
-        catch (RowLimitPassed)
-        {
-            return await CompleteAsync(taskId, leaseToken, rows, payloads, RunLock.Exclusive, cancellationToken);
-        }
+        // Completes of one run take turns beside its row batches.
+        return await AloneIfTooLargeAsync(RunLock.BesideBatches, runLock => CompleteAsync(taskId, leaseToken, rows, payloads, runLock, cancellationToken));
     }
 
     private Task<TaskOutcome> CompleteAsync(
@@ -284,11 +282,10 @@ public sealed partial class PostgresScheduleStore
             {
                 return refused;
             }
-            // Rows that would pass the limit fail the run as too large (their copy goes with it), holding the run alone.
             if (rows.Count > 0
                 && !await RowChunks.WriteAsync(connection, task.RunId, taskId, task.Attempt, CompletionBatch, rows, _scheduler.MaxRowsPerRun, cancellationToken))
             {
-                return runLock == RunLock.Exclusive ? await TooLargeAsync(connection, task, now, cancellationToken) : throw new RowLimitPassed();
+                return await TooLargeAsync(connection, task, now, runLock, cancellationToken);
             }
             await ExecuteAsync(connection,
                 "UPDATE tasks SET state = 'DONE', completed_token = lease_token, lease_token = NULL, lease_expires_at = NULL WHERE task_id = $1",
@@ -415,9 +412,17 @@ public sealed partial class PostgresScheduleStore
             Attempt: task.Attempt,
             LeaseExpiresAt: task.State == "RUNNING" ? task.LeaseExpiresAt : null);
 
-    /// <summary>Fails the task's run as too large (the caller holds the run alone).</summary>
-    private async Task<TaskOutcome> TooLargeAsync(NpgsqlConnection connection, TaskRow task, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// The task's rows pass the run's row limit: fails the run as too large (their copy goes with it) when the call holds the
+    /// run alone, else throws <see cref="RowLimitPassed"/> for <see cref="AloneIfTooLargeAsync"/>. Failing the run locks all
+    /// its tasks: batches of other tasks that passed the limit at the same moment would each hold one of them (a deadlock).
+    /// </summary>
+    private async Task<TaskOutcome> TooLargeAsync(NpgsqlConnection connection, TaskRow task, DateTimeOffset now, RunLock runLock, CancellationToken cancellationToken)
     {
+        if (runLock != RunLock.Exclusive)
+        {
+            throw new RowLimitPassed();
+        }
         await FinishAsync(connection, task.RunId, ScheduleStatus.Failure, now, Failure.ResultTooLarge(_scheduler.MaxRowsPerRun), cancellationToken);
         return TaskOutcome.Refused(TaskRefusal.ResultTooLarge);
     }
