@@ -14,8 +14,11 @@ public sealed record Throughput(string Label, long Rows, TimeSpan Elapsed, long 
     public double CpuUsPerRow => (double)CpuUs / Rows;
     public double DatabaseCpuUsPerRow => (double)DatabaseCpuUs / Rows;
 
+    /// <summary>The share of the service's own CPU that its runtime spent recompiling methods (0 for COPY: no service).</summary>
+    public double JitShare { get; init; }
+
     public static Throughput Of(IngestResult ingest, string label) =>
-        new(label, ingest.Rows, ingest.Elapsed, ingest.ServerCpuUs, ingest.DatabaseCpuUs);
+        new(label, ingest.Rows, ingest.Elapsed, ingest.ServerCpuUs, ingest.DatabaseCpuUs) { JitShare = ingest.JitShare };
 }
 
 /// <summary>

@@ -71,6 +71,42 @@ public sealed class Server : IDisposable
     public (long Own, long Also) CpuSplit() => (ProcessCpu(Pid).Own, AlsoCount?.Invoke() ?? 0);
 
     /// <summary>
+    /// CPU time so far of the runtime's tiered-compilation thread (".NET Tiered Com", which recompiles hot methods
+    /// at tier 1 in the background), in microseconds, by thread id: the runtime ends that thread after a few idle
+    /// seconds and starts another, so <see cref="JitMicrosecondsSince"/> counts per thread.
+    /// </summary>
+    public Dictionary<int, long> JitThreads()
+    {
+        var threads = new Dictionary<int, long>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).TrimEnd() != ".NET Tiered Com")
+                {
+                    continue;
+                }
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
+                    (long.Parse(rest[11], CultureInfo.InvariantCulture) + long.Parse(rest[12], CultureInfo.InvariantCulture)) * 1_000_000 / TicksPerSecond;
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was read.
+            }
+        }
+        return threads;
+    }
+
+    /// <summary>
+    /// Tiered-compilation CPU since <paramref name="before"/> (<see cref="JitThreads"/>): what threads seen then used
+    /// since, and all of what new ones used. A thread that ended in between loses its last moments, so this errs low.
+    /// </summary>
+    public long JitMicrosecondsSince(Dictionary<int, long> before) =>
+        JitThreads().Sum(t => t.Value - before.GetValueOrDefault(t.Key));
+
+    /// <summary>
     /// CPU time of process <paramref name="pid"/> from <c>/proc/&lt;pid&gt;/stat</c>, in microseconds: its own
     /// (utime + stime) and that of its children it has waited for (cutime + cstime).
     /// </summary>
