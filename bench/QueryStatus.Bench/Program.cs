@@ -798,6 +798,7 @@ namespace QueryStatus.Bench
                     slices.Add((side, slice));
                     Log($"   {p + 1,-5} {side.Name,-14} {slice.RequestsPerSecond,10:F0} {slice.P50Ms,8:F2} {slice.P99Ms,8:F2} {slice.ServerCpuUsPerRequest,11:F1}" +
                         (side.Server.AlsoCount is null ? "" : $" (PostgreSQL {slice.DatabaseCpuUsPerRequest:F1})") +
+                        $"  JIT {slice.JitShare:P0}" +
                         (IsClean(slice.SocketErrors) ? "" : $"  socket errors: {slice.SocketErrors}"));
                 }
                 var a = measured[scenario.A];

@@ -17,6 +17,9 @@ public sealed record Slice(
 {
     /// <summary>The part of <see cref="ServerCpuUsPerRequest"/> spent by the server's database (<see cref="Server.AlsoCount"/>).</summary>
     public double DatabaseCpuUsPerRequest { get; init; }
+
+    /// <summary>The share of the service's own CPU (without its database's) its runtime spent recompiling methods (<see cref="Server.JitThreads"/>).</summary>
+    public double JitShare { get; init; }
 }
 
 /// <summary>Runs wrk (<c>-t2 --latency</c>) against one URL and reads its report.</summary>
@@ -60,6 +63,7 @@ public static partial class Wrk
         info.ArgumentList.Add(url);
 
         var cpuBefore = server.CpuSplit();
+        var jitBefore = server.JitThreads();
         using var process = Process.Start(info) ?? throw new BenchException("could not start wrk");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -75,13 +79,18 @@ public static partial class Wrk
             throw new BenchException($"wrk did not finish within {seconds + 30} s ({label}).");
         }
         var cpuAfter = server.CpuSplit();
+        var jit = server.JitMicrosecondsSince(jitBefore);
         var output = await stdout;
         if (process.ExitCode != 0)
         {
             throw new BenchException($"wrk failed ({label}, exit {process.ExitCode}):\n{output}\n{await stderr}");
         }
         var slice = Parse(label, output, cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also);
-        return slice with { DatabaseCpuUsPerRequest = slice.Requests > 0 ? (double)(cpuAfter.Also - cpuBefore.Also) / slice.Requests : double.NaN };
+        return slice with
+        {
+            DatabaseCpuUsPerRequest = slice.Requests > 0 ? (double)(cpuAfter.Also - cpuBefore.Also) / slice.Requests : double.NaN,
+            JitShare = (double)jit / Math.Max(1, cpuAfter.Own - cpuBefore.Own),
+        };
     }
 
     public static Slice Parse(string label, string output, long serverCpuUs)
