@@ -566,7 +566,8 @@ namespace QueryStatus.Bench
             // completes), and the runtime recompiles a method at tier 1 only after 30 calls at tier 0 and 30 more
             // instrumented. After one warm-up round, the service's tiered-compilation thread took 10-44% of its CPU in each
             // of the next ten rounds (bench/RESULTS.md, thirteenth session), so the first measured pairs measured the JIT.
-            // Each service ingests until a round costs its JIT less than 2% of its CPU (at most MaxWarmUpRounds).
+            // Each service ingests until a round costs its JIT less than 3% of its CPU (at most MaxWarmUpRounds): the share
+            // settles at 1-3% (tier-1 work for the rest of the process goes on), so a lower bar ran all twelve rounds.
             await cluster.CheckpointAsync();
             _lastWarmUpIngestId = await WarmUpIngestAsync(postgres, rows, cancellationToken);
             await WarmUpIngestAsync(inMemory, rows, cancellationToken);
@@ -623,7 +624,7 @@ namespace QueryStatus.Bench
         private string _lastWarmUpIngestId = "";
 
         /// <summary>
-        /// Ingest rounds into <paramref name="store"/> until one costs the service's tiered compilation less than 2% of its
+        /// Ingest rounds into <paramref name="store"/> until one costs the service's tiered compilation less than 3% of its
         /// CPU, or <see cref="MaxWarmUpRounds"/> have run; returns the last round's query id.
         /// </summary>
         private async Task<string> WarmUpIngestAsync(Store store, long rows, CancellationToken cancellationToken)
@@ -634,7 +635,7 @@ namespace QueryStatus.Bench
                 var w = await WriteSide.IngestAsync(store.Api, store.Server, _clientKey, _workerKey, id,
                     (int)(rows / 100_000), 100_000, batchRows: 50_000, workers: 8, cancellationToken);
                 Log($"   warm-up {round,-2} API into {store.Name,-19} {w.RowsPerSecond,12:N0} rows/s, JIT {w.JitShare:P0} of the service's CPU");
-                if (w.JitShare < 0.02 || round == MaxWarmUpRounds)
+                if (w.JitShare < 0.03 || round == MaxWarmUpRounds)
                 {
                     return id;
                 }

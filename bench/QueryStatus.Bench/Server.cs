@@ -86,10 +86,8 @@ public sealed class Server : IDisposable
                 {
                     continue;
                 }
-                var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
                 threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
-                    (long.Parse(rest[11], CultureInfo.InvariantCulture) + long.Parse(rest[12], CultureInfo.InvariantCulture)) * 1_000_000 / TicksPerSecond;
+                    CpuOfStat(File.ReadAllText(Path.Combine(task, "stat"))).Own;
             }
             catch (IOException)
             {
@@ -110,9 +108,11 @@ public sealed class Server : IDisposable
     /// CPU time of process <paramref name="pid"/> from <c>/proc/&lt;pid&gt;/stat</c>, in microseconds: its own
     /// (utime + stime) and that of its children it has waited for (cutime + cstime).
     /// </summary>
-    public static (long Own, long ReapedChildren) ProcessCpu(int pid)
+    public static (long Own, long ReapedChildren) ProcessCpu(int pid) => CpuOfStat(File.ReadAllText($"/proc/{pid}/stat"));
+
+    /// <summary>The CPU times of a process's or thread's <c>stat</c> file (<c>/proc/&lt;pid&gt;[/task/&lt;tid&gt;]/stat</c>), in microseconds.</summary>
+    private static (long Own, long ReapedChildren) CpuOfStat(string stat)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
         // Fields after the command name (which is in parentheses and may contain spaces): state is field 3,
         // utime field 14, stime field 15, cutime 16, cstime 17.
         var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
