@@ -567,7 +567,7 @@ namespace QueryStatus.Bench
             // instrumented. After one warm-up round, the service's tiered-compilation thread took 10-44% of its CPU in each
             // of the next ten rounds (bench/RESULTS.md, thirteenth session), so the first measured pairs measured the JIT.
             // Each service ingests until a round costs its JIT less than 3% of its CPU (at most MaxWarmUpRounds): the share
-            // settles at 1-3% (tier-1 work for the rest of the process goes on), so a lower bar ran all twelve rounds.
+            // settles at 1-3% of a round, so a 2% bar ran all twelve rounds (bench/RESULTS.md).
             await cluster.CheckpointAsync();
             _lastWarmUpIngestId = await WarmUpIngestAsync(postgres, rows, cancellationToken);
             await WarmUpIngestAsync(inMemory, rows, cancellationToken);
