@@ -618,7 +618,7 @@ namespace QueryStatus.Bench
 
         private static string IngestId(int pair) => $"bench_ingest_{pair}";
 
-        private const int MaxWarmUpRounds = 12;
+        private const int MaxWarmUpRounds = 16;
 
         /// <summary>The result the last warm-up round of ingest-vs-copy wrote; readback-vs-copy reads it as its own warm-up.</summary>
         private string _lastWarmUpIngestId = "";
