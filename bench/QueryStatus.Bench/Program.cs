@@ -562,8 +562,8 @@ namespace QueryStatus.Bench
 
             // Rounds of each side first, not counted, as every other scenario is warmed up before its slices: the first COPY
             // of a run went at about half the rate of the later ones (0.87-1.26 against 1.6-2.2 M rows/s), and the service
-            // compiles its ingest path for several rounds: a round is only some 40 calls of each kind (batches, leases,
-            // completes), and the runtime recompiles a method at tier 1 only after 30 calls at tier 0 and 30 more
+            // compiles its ingest path for several rounds: a round makes only 10-20 calls of each kind (leases,
+            // batches, completes), and the runtime recompiles a method at tier 1 only after 30 calls at tier 0 and 30 more
             // instrumented. After one warm-up round, the service's tiered-compilation thread took 10-44% of its CPU in each
             // of the next ten rounds (bench/RESULTS.md, thirteenth session), so the first measured pairs measured the JIT.
             // Each service ingests until a round costs its JIT less than 3% of its CPU (at most MaxWarmUpRounds): the share
