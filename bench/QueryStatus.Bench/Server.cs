@@ -70,12 +70,38 @@ public sealed class Server : IDisposable
     /// <summary>The server process's own CPU time and that of <see cref="AlsoCount"/> (0 without it), in microseconds.</summary>
     public (long Own, long Also) CpuSplit() => (ProcessCpu(Pid).Own, AlsoCount?.Invoke() ?? 0);
 
+    /// <summary>Where the server's CPU counters stand now, for <see cref="Since"/>.</summary>
+    public CpuMark Mark() => new(CpuSplit(), JitThreads());
+
+    /// <summary>The CPU the server (and its database, <see cref="AlsoCount"/>) used since <paramref name="mark"/>.</summary>
+    public CpuUse Since(CpuMark mark)
+    {
+        var (own, also) = CpuSplit();
+        return new CpuUse(own - mark.Cpu.Own, also - mark.Cpu.Also,
+            JitThreads().Sum(t => t.Value - mark.JitThreads.GetValueOrDefault(t.Key)));
+    }
+
+    public sealed record CpuMark((long Own, long Also) Cpu, Dictionary<int, long> JitThreads);
+
+    /// <summary>
+    /// CPU used over an interval, in microseconds: the server process's own, its database's, and, of its own, what the
+    /// runtime's tiered-compilation thread used recompiling methods. That last errs low: a JIT thread that ended within
+    /// the interval loses its last moments.
+    /// </summary>
+    public sealed record CpuUse(long OwnUs, long DatabaseUs, long JitUs)
+    {
+        public long TotalUs => OwnUs + DatabaseUs;
+
+        /// <summary>The share of the server's own CPU that went to recompiling methods.</summary>
+        public double JitShare => (double)JitUs / Math.Max(1, OwnUs);
+    }
+
     /// <summary>
     /// CPU time so far of the runtime's tiered-compilation thread (".NET Tiered Com", which recompiles hot methods
     /// at tier 1 in the background), in microseconds, by thread id: the runtime ends that thread after a few idle
-    /// seconds and starts another, so <see cref="JitMicrosecondsSince"/> counts per thread.
+    /// seconds and starts another, so <see cref="Since"/> counts per thread.
     /// </summary>
-    public Dictionary<int, long> JitThreads()
+    private Dictionary<int, long> JitThreads()
     {
         var threads = new Dictionary<int, long>();
         foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
@@ -96,13 +122,6 @@ public sealed class Server : IDisposable
         }
         return threads;
     }
-
-    /// <summary>
-    /// Tiered-compilation CPU since <paramref name="before"/> (<see cref="JitThreads"/>): what threads seen then used
-    /// since, and all of what new ones used. A thread that ended in between loses its last moments, so this errs low.
-    /// </summary>
-    public long JitMicrosecondsSince(Dictionary<int, long> before) =>
-        JitThreads().Sum(t => t.Value - before.GetValueOrDefault(t.Key));
 
     /// <summary>
     /// CPU time of process <paramref name="pid"/> from <c>/proc/&lt;pid&gt;/stat</c>, in microseconds: its own

@@ -10,11 +10,8 @@ public sealed record IngestResult(string ScheduleId, long Rows, TimeSpan Elapsed
     /// <summary>The part of <see cref="ServerCpuUs"/> spent by the server's database (<see cref="Server.AlsoCount"/>).</summary>
     public long DatabaseCpuUs { get; init; }
 
-    /// <summary>The part of <see cref="ServerCpuUs"/> the service's runtime spent recompiling hot methods (<see cref="Server.JitThreads"/>).</summary>
-    public long JitCpuUs { get; init; }
-
-    /// <summary>The share of the service's own CPU (without its database's) that went to recompiling methods.</summary>
-    public double JitShare => (double)JitCpuUs / Math.Max(1, ServerCpuUs - DatabaseCpuUs);
+    /// <summary>The share of the service's own CPU (without its database's) that went to recompiling methods (<see cref="Server.CpuUse.JitShare"/>).</summary>
+    public double JitShare { get; init; }
 }
 
 public sealed record TaskSlice(double TasksPerSecond, long Tasks, double ServerCpuUsPerTask);
@@ -33,8 +30,7 @@ public static class WriteSide
         int parts, int rowsPerPart, int batchRows, int workers, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var cpuBefore = server.CpuSplit();
-        var jitBefore = server.JitThreads();
+        var mark = server.Mark();
         await api.SubmitAsync(clientKey, scheduleId, Enumerable.Range(0, parts).Select(p => $"{{\"part\":{p}}}"), cancellationToken);
 
         var completed = Enumerable.Range(0, parts)
@@ -87,14 +83,12 @@ public static class WriteSide
         }
         await allComplete;
         clock.Stop();
-        var cpuAfter = server.CpuSplit();
-        var jit = server.JitMicrosecondsSince(jitBefore);
+        var used = server.Since(mark);
         await Task.WhenAll(running);
-        return new IngestResult(scheduleId, (long)parts * rowsPerPart, clock.Elapsed,
-            cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also)
+        return new IngestResult(scheduleId, (long)parts * rowsPerPart, clock.Elapsed, used.TotalUs)
         {
-            DatabaseCpuUs = cpuAfter.Also - cpuBefore.Also,
-            JitCpuUs = jit,
+            DatabaseCpuUs = used.DatabaseUs,
+            JitShare = used.JitShare,
         };
     }
 

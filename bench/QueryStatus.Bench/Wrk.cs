@@ -18,7 +18,7 @@ public sealed record Slice(
     /// <summary>The part of <see cref="ServerCpuUsPerRequest"/> spent by the server's database (<see cref="Server.AlsoCount"/>).</summary>
     public double DatabaseCpuUsPerRequest { get; init; }
 
-    /// <summary>The share of the service's own CPU (without its database's) its runtime spent recompiling methods (<see cref="Server.JitThreads"/>).</summary>
+    /// <summary>The share of the service's own CPU (without its database's) its runtime spent recompiling methods (<see cref="Server.CpuUse.JitShare"/>).</summary>
     public double JitShare { get; init; }
 }
 
@@ -62,8 +62,7 @@ public static partial class Wrk
         }
         info.ArgumentList.Add(url);
 
-        var cpuBefore = server.CpuSplit();
-        var jitBefore = server.JitThreads();
+        var mark = server.Mark();
         using var process = Process.Start(info) ?? throw new BenchException("could not start wrk");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -78,18 +77,17 @@ public static partial class Wrk
             process.Kill(entireProcessTree: true);
             throw new BenchException($"wrk did not finish within {seconds + 30} s ({label}).");
         }
-        var cpuAfter = server.CpuSplit();
-        var jit = server.JitMicrosecondsSince(jitBefore);
+        var used = server.Since(mark);
         var output = await stdout;
         if (process.ExitCode != 0)
         {
             throw new BenchException($"wrk failed ({label}, exit {process.ExitCode}):\n{output}\n{await stderr}");
         }
-        var slice = Parse(label, output, cpuAfter.Own + cpuAfter.Also - cpuBefore.Own - cpuBefore.Also);
+        var slice = Parse(label, output, used.TotalUs);
         return slice with
         {
-            DatabaseCpuUsPerRequest = slice.Requests > 0 ? (double)(cpuAfter.Also - cpuBefore.Also) / slice.Requests : double.NaN,
-            JitShare = (double)jit / Math.Max(1, cpuAfter.Own - cpuBefore.Own),
+            DatabaseCpuUsPerRequest = slice.Requests > 0 ? (double)used.DatabaseUs / slice.Requests : double.NaN,
+            JitShare = used.JitShare,
         };
     }
 
