@@ -40,7 +40,10 @@ public sealed class PostgresServer : IAsyncDisposable
         _asPostgres = asPostgres;
         _private = isPrivate;
         Port = port;
-        AdminConnectionString = Connection(port, "postgres");
+        // Unpooled: a private server's port may be handed out again once it is gone, and a pooled connection to the old
+        // server on the same host and port (same connection string) would answer the new one's first command with the
+        // old server's shutdown error (57P01). Admin connections are one-offs (a CREATE DATABASE per test).
+        AdminConnectionString = new NpgsqlConnectionStringBuilder(Connection(port, "postgres")) { Pooling = false }.ConnectionString;
     }
 
     public int Port { get; }
