@@ -31,6 +31,14 @@ public static class PostgresDataSource
     /// </summary>
     public const int MaxAutoPrepare = 32;
 
+    /// <summary>
+    /// Bytes Npgsql gathers before it sends them (its default is 8 KiB). A worker's row batch goes to PostgreSQL as
+    /// 64 KiB chunks in one binary COPY; at 8 KiB that was one <c>sendto</c> per 8 KiB (553 per 50,000-row batch,
+    /// 4.3 MB), and system calls are most of what moving bytes costs on our hosts. At 128 KiB: about 35 per batch. It is
+    /// memory per open connection (the pool's, at most <c>Max Pool Size</c>), allocated once.
+    /// </summary>
+    public const int WriteBufferBytes = 128 * 1024;
+
     /// <summary>The session setting given to every connection when the connection string has no <c>Options</c>.</summary>
     public const string GenericPlans = "-c plan_cache_mode=force_generic_plan";
 
@@ -62,6 +70,10 @@ public static class PostgresDataSource
         if (!Names(given, "Max Auto Prepare"))
         {
             settings.MaxAutoPrepare = MaxAutoPrepare;
+        }
+        if (!Names(given, "Write Buffer Size"))
+        {
+            settings.WriteBufferSize = WriteBufferBytes;
         }
         if (!Names(given, "Options"))
         {

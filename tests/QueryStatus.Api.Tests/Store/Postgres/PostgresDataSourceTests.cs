@@ -17,6 +17,7 @@ public sealed class PostgresDataSourceTests
         Assert.Equal((PostgresDataSource.ConnectTimeoutSeconds, PostgresDataSource.CommandTimeoutSeconds), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((5, 10), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((32, true, true), (settings.MaxAutoPrepare, settings.NoResetOnClose, settings.Multiplexing));
+        Assert.Equal(128 * 1024, settings.WriteBufferSize);
         Assert.Equal("-c plan_cache_mode=force_generic_plan", settings.Options);
     }
 
@@ -50,8 +51,8 @@ public sealed class PostgresDataSourceTests
     }
 
     [Theory]
-    [InlineData("Host=127.0.0.1;Timeout=30;Command Timeout=60;Max Auto Prepare=0;No Reset On Close=false;Multiplexing=false")]
-    [InlineData("Host=127.0.0.1;timeout=30;CommandTimeout=60;MaxAutoPrepare=0;NoResetOnClose=false;multiplexing=false")]
+    [InlineData("Host=127.0.0.1;Timeout=30;Command Timeout=60;Max Auto Prepare=0;No Reset On Close=false;Multiplexing=false;Write Buffer Size=16384")]
+    [InlineData("Host=127.0.0.1;timeout=30;CommandTimeout=60;MaxAutoPrepare=0;NoResetOnClose=false;multiplexing=false;writebuffersize=16384")]
     public void TimeoutsNamedInTheConnectionStringAreKept(string connectionString)
     {
         using var data = PostgresDataSource.Build(connectionString, NullLoggerFactory.Instance);
@@ -59,5 +60,6 @@ public sealed class PostgresDataSourceTests
         var settings = new NpgsqlConnectionStringBuilder(data.ConnectionString);
         Assert.Equal((30, 60), (settings.Timeout, settings.CommandTimeout));
         Assert.Equal((0, false, false), (settings.MaxAutoPrepare, settings.NoResetOnClose, settings.Multiplexing));
+        Assert.Equal(16384, settings.WriteBufferSize);
     }
 }
