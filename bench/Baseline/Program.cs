@@ -6,6 +6,8 @@
 // Every <name>.json in the folder is served at GET /<name>, byte for byte; GET /healthz answers "ok".
 
 var builder = WebApplication.CreateBuilder(args);
+// The service's transport setting (src/QueryStatus.Api/Hosting/TransportExtensions.cs), so that the two differ in code only.
+builder.WebHost.UseSockets(options => options.WaitForDataBeforeAllocatingBuffer = false);
 var app = builder.Build();
 
 var folder = app.Configuration["Bodies"]

@@ -13,6 +13,9 @@ using QueryStatus.Api.Tasks;
 
 var builder = WebApplication.CreateBuilder(args);
 
+// Request bodies are read without a zero-byte read before each 4 KiB: half the system calls for a worker's rows.
+builder.WebHost.UseQueryStatusTransport();
+
 // Structured logs from appsettings; one line per request, never with the query string (it can hold api_key).
 builder.AddQueryStatusLogging();
 
