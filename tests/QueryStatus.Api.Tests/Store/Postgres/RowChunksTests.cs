@@ -19,12 +19,24 @@ public sealed class RowChunksTests
     {
         var rows = new[] { "\"aaaa\"", "\"bb\"", "\"c\"", "\"" + new string('x', 40) + "\"", "1" }.Select(Utf8).ToArray();
 
-        var chunks = RowChunks.Split(rows, maxChunkBytes: 16);
+        var chunks = Pack(rows, maxChunkBytes: 16);
 
-        Assert.Equal(["\"aaaa\",\"bb\",\"c\"", "\"" + new string('x', 40) + "\"", "1"], chunks.Select(c => Encoding.UTF8.GetString(c.Bytes)));
+        Assert.Equal(["\"aaaa\",\"bb\",\"c\"", "\"" + new string('x', 40) + "\"", "1"], chunks.Select(c => c.Text));
         Assert.Equal([0, 7, 12], chunks[0].Offsets);
         Assert.Equal([0, 1, 2], chunks.Select(c => c.Seq));
-        Assert.Empty(RowChunks.Split([]));
+        Assert.Empty(Pack([], RowChunks.MaxChunkBytes));
+    }
+
+    /// <summary>Each chunk as the packer showed it, read before it packs the next one into the same buffer.</summary>
+    private static List<(int Seq, string Text, int[] Offsets)> Pack(ReadOnlyMemory<byte>[] rows, int maxChunkBytes)
+    {
+        var chunks = new List<(int, string, int[])>();
+        using var packer = new RowChunks.Packer(rows, maxChunkBytes);
+        while (packer.MoveNext())
+        {
+            chunks.Add((packer.Seq, Encoding.UTF8.GetString(packer.Bytes.Span), packer.Offsets));
+        }
+        return chunks;
     }
 
     [Fact]
