@@ -175,22 +175,108 @@ internal static class RawJsonChunks
     }
 }
 
-/// <summary>The read values' bytes as the stores take them, without copying the list.</summary>
-internal sealed class RawJsonList(List<RawJson>? values) : IReadOnlyList<ReadOnlyMemory<byte>>
+/// <summary>
+/// The values of a JSON array (a batch's rows, a completion's sub-queries) as the serializer reads them, kept in blocks
+/// of at most 4,096 (64 KiB, under the large object heap's threshold) that are never copied, and handed to the stores as
+/// their bytes (<see cref="Values"/>).
+/// </summary>
+/// <remarks>
+/// A <c>List&lt;RawJson&gt;</c> grows by doubling: a 50,000-row batch copied its entries into ever larger arrays
+/// (reference-holding copies, with the GC's card marking), the last four of them in the large object heap. That was 3.4%
+/// of the service's CPU samples while ingesting into PostgreSQL (bench/RESULTS.md). The first block still starts small
+/// and doubles, so a short array costs what a list does.
+/// </remarks>
+public sealed class RawJsonArray : ICollection<RawJson>
 {
-    public static readonly RawJsonList Empty = new(null);
+    private const int BlockShift = 12;
+    private const int BlockSize = 1 << BlockShift;
+    private const int FirstBlockSize = 16;
 
-    public int Count => values?.Count ?? 0;
+    private readonly List<RawJson[]> _blocks = [];
 
-    public ReadOnlyMemory<byte> this[int index] => (values ?? throw new ArgumentOutOfRangeException(nameof(index)))[index].Utf8;
+    public int Count { get; private set; }
 
-    public IEnumerator<ReadOnlyMemory<byte>> GetEnumerator()
+    public bool IsReadOnly => false;
+
+    public RawJson this[int index] =>
+        (uint)index < (uint)Count ? _blocks[index >> BlockShift][index & (BlockSize - 1)] : throw new ArgumentOutOfRangeException(nameof(index));
+
+    /// <summary>The values' bytes, in order, as the stores take them.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> Values => new Utf8View(this);
+
+    public void Add(RawJson item)
+    {
+        var block = Count >> BlockShift;
+        var at = Count & (BlockSize - 1);
+        if (block == _blocks.Count)
+        {
+            _blocks.Add(new RawJson[block == 0 ? FirstBlockSize : BlockSize]);
+        }
+        else if (at == _blocks[block].Length)
+        {
+            // Only the first block is ever short: it doubles until it is a whole block.
+            var grown = new RawJson[Math.Min(at * 2, BlockSize)];
+            _blocks[block].CopyTo(grown, 0);
+            _blocks[block] = grown;
+        }
+        _blocks[block][at] = item;
+        Count++;
+    }
+
+    public void Clear()
+    {
+        _blocks.Clear();
+        Count = 0;
+    }
+
+    public bool Contains(RawJson item) => IndexOf(item) >= 0;
+
+    public void CopyTo(RawJson[] array, int arrayIndex)
     {
         for (var i = 0; i < Count; i++)
         {
-            yield return values![i].Utf8;
+            array[arrayIndex + i] = this[i];
+        }
+    }
+
+    public bool Remove(RawJson item) => throw new NotSupportedException("The values of a request are read, not edited.");
+
+    public IEnumerator<RawJson> GetEnumerator()
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            yield return this[i];
         }
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private int IndexOf(RawJson item)
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            if (this[i].Equals(item))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private sealed class Utf8View(RawJsonArray values) : IReadOnlyList<ReadOnlyMemory<byte>>
+    {
+        public int Count => values.Count;
+
+        public ReadOnlyMemory<byte> this[int index] => values[index].Utf8;
+
+        public IEnumerator<ReadOnlyMemory<byte>> GetEnumerator()
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                yield return values[i].Utf8;
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

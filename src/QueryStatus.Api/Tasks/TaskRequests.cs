@@ -32,7 +32,7 @@ public sealed class RowsRequest
     /// <summary>The batch's number within this lease; a repeated number is acknowledged without adding rows again.</summary>
     [JsonPropertyName("batch")] public long? Batch { get; set; }
 
-    [JsonPropertyName("rows")] public List<RawJson>? Rows { get; set; }
+    [JsonPropertyName("rows")] public RawJsonArray? Rows { get; set; }
 }
 
 public sealed class CompleteRequest
@@ -40,10 +40,10 @@ public sealed class CompleteRequest
     [JsonPropertyName("lease_token")] public string? LeaseToken { get; set; }
 
     /// <summary>Last rows of the task, after any sent with /rows.</summary>
-    [JsonPropertyName("rows")] public List<RawJson>? Rows { get; set; }
+    [JsonPropertyName("rows")] public RawJsonArray? Rows { get; set; }
 
     /// <summary>Sub-queries the task discovered; they join the same query.</summary>
-    [JsonPropertyName("subqueries")] public List<RawJson>? SubQueries { get; set; }
+    [JsonPropertyName("subqueries")] public RawJsonArray? SubQueries { get; set; }
 }
 
 public sealed class FailRequest

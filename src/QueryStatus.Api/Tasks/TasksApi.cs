@@ -152,5 +152,5 @@ public static class TasksApi
 
     private static JsonHttpResult<T> Json<T>(T value) => TypedResults.Json(value, contentType: MediaTypeNames.Application.Json);
 
-    private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(List<RawJson>? values) => values is null ? RawJsonList.Empty : new RawJsonList(values);
+    private static IReadOnlyList<ReadOnlyMemory<byte>> Raw(RawJsonArray? values) => values is null ? [] : values.Values;
 }
