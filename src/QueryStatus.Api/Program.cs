@@ -60,6 +60,8 @@ app.UseAuthentication();
 // After authentication, so requests are counted against the caller's license.
 app.UseLicenseRateLimiting();
 app.UseAuthorization();
+// Then a worker's body is read whole, so its rows are parsed once, in one piece.
+app.UseWholeWorkerBodies();
 
 app.UseQueryStatusOpenApi();
 app.MapQueryStatusHealth();

@@ -150,6 +150,55 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         Assert.Equal([.. rows, .. rows[..1000]], stored);
     }
 
+    /// <summary>A body without a declared length (chunked) is read as it streams in, not whole: the same rows come out.</summary>
+    [Fact]
+    public async Task ALargeBatchSentWithoutADeclaredLengthIsStoredByteForByte()
+    {
+        using var factory = NewFactory(provider);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        var task = await worker.LeaseOneAsync();
+        var rows = LargeBatch(15_000);
+        var body = Encoding.UTF8.GetBytes($$"""{"lease_token":"{{task.LeaseToken}}","batch":0,"rows":[{{string.Join(",", rows)}}]}""");
+
+        using var content = new StreamContent(new UnknownLengthStream(body));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        Assert.Null(content.Headers.ContentLength);
+        // The factory's usual client buffers a body to follow redirects, and so declares its length: this one has no handlers.
+        using var chunked = factory.CreateDefaultClient();
+        chunked.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestKeys.Worker.Key);
+        var response = await chunked.PostAsync($"{WorkerClient.Prefix}/{task.TaskId}/rows", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await worker.CompleteOkAsync(task, []);
+
+        var stored = (await client.ReadAllRowsAsync(scheduleId, pageSize: 10_000)).Select(r => r.GetRawText()).ToList();
+        Assert.Equal(rows, stored);
+    }
+
+    /// <summary>
+    /// A body read whole sits in a pooled buffer that the next call reuses: what the first call stored must not be a
+    /// view of it. Two batches of the same length, different rows, one after the other.
+    /// </summary>
+    [Fact]
+    public async Task RowsOfABatchOutliveTheBufferItArrivedIn()
+    {
+        using var factory = NewFactory(provider);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Sub("a"));
+        var task = await worker.LeaseOneAsync();
+        string[] first = [.. Enumerable.Range(0, 2_000).Select(i => Row($"a{i:D5}"))];
+        string[] second = [.. Enumerable.Range(0, 2_000).Select(i => Row($"b{i:D5}"))];
+
+        await worker.RowsOkAsync(task, 0, first);
+        await worker.RowsOkAsync(task, 1, second);
+        await worker.CompleteOkAsync(task, []);
+
+        var stored = (await client.ReadAllRowsAsync(scheduleId, pageSize: 10_000)).Select(r => r.GetRawText()).ToList();
+        Assert.Equal([.. first, .. second], stored);
+    }
+
     [Fact]
     public async Task ABadRowAtTheEndOfALargeBatchIsRefusedNamingIt()
     {
@@ -187,6 +236,12 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
             _ => Shapes[i % Shapes.Length],
         }),
     ];
+}
+
+/// <summary>A readable body whose length the client cannot know in advance, so it is sent chunked.</summary>
+internal sealed class UnknownLengthStream(byte[] bytes) : MemoryStream(bytes, writable: false)
+{
+    public override bool CanSeek => false;
 }
 
 public sealed class RowBindingTestsOnPostgres() : RowBindingTests(StoreOptions.PostgresProvider);
