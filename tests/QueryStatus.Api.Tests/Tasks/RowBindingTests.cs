@@ -12,8 +12,9 @@ namespace QueryStatus.Api.Tests.Tasks;
 
 /// <summary>
 /// The rows of <c>/rows</c> and <c>/complete</c> are read as raw bytes (<see cref="RawJsonConverter"/>): every kind of
-/// JSON value is stored byte for byte as sent, whitespace and escapes included, in small bodies and in bodies the
-/// server reads in many pieces; a row that is not valid JSON is refused naming its index; on every store provider.
+/// JSON value is stored byte for byte as sent, whitespace and escapes included, in small bodies and in large ones,
+/// whether the server streams them in many pieces (sent chunked) or reads them whole first (their length declared); a
+/// row that is not valid JSON is refused naming its index; on every store provider.
 /// </summary>
 public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
 {
@@ -140,7 +141,7 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Sub("a"));
         var task = await worker.LeaseOneAsync();
-        // About 1.5 MB: the server reads it in many pieces, so rows (one of them longer than a piece) straddle them.
+        // About 1.5 MB, its length declared: read whole before binding (WholeBodies). The chunked test below streams it.
         var rows = LargeBatch(15_000);
 
         Assert.Equal(rows.Length, (await worker.RowsOkAsync(task, 0, rows)).GetProperty("rows_accepted").GetInt64());
@@ -150,7 +151,10 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         Assert.Equal([.. rows, .. rows[..1000]], stored);
     }
 
-    /// <summary>A body without a declared length (chunked) is read as it streams in, not whole: the same rows come out.</summary>
+    /// <summary>
+    /// A body without a declared length (chunked) is bound as it streams in, in many pieces that rows (one of them
+    /// longer than a piece) straddle, not read whole first: the same rows come out.
+    /// </summary>
     [Fact]
     public async Task ALargeBatchSentWithoutADeclaredLengthIsStoredByteForByte()
     {
