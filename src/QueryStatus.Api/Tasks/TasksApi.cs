@@ -98,7 +98,7 @@ public static class TasksApi
     /// refused before reading; a chunked body is cut off by the server when it passes it. Both answer 413.
     /// </summary>
     public static IApplicationBuilder UseWorkerBodyLimit(this IApplicationBuilder app) =>
-        app.UseWhen(c => c.Request.Path.StartsWithSegments(Prefix), branch => branch.Use((context, next) =>
+        app.UseWhen(IsWorkerCall, branch => branch.Use((context, next) =>
         {
             var limit = context.RequestServices.GetRequiredService<IOptions<SchedulerOptions>>().Value.MaxRequestBodyBytes;
             if (context.Request.ContentLength > limit)
@@ -112,6 +112,9 @@ public static class TasksApi
             }
             return next(context);
         }));
+
+    /// <summary>Whether a request is a worker-protocol call, for the middlewares that apply to those alone.</summary>
+    internal static bool IsWorkerCall(HttpContext context) => context.Request.Path.StartsWithSegments(Prefix);
 
     private static Results<JsonHttpResult<TaskCallResponse>, ErrorResult> Answer(string taskId, TaskOutcome outcome, bool reportRows = false) =>
         outcome.Result switch
