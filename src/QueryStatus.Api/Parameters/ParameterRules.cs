@@ -11,7 +11,7 @@ public static partial class ParameterRules
 
     public const string ApiKeyRule = "1–255 characters of A-Z a-z 0-9 _ -";
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,255}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,255}\z", RegexOptions.CultureInvariant)]
     public static partial Regex ApiKey();
 
     /// <summary>A plain decimal integer: optional minus sign and digits, nothing else (no "1e3", "+5", " 5", "5.0").</summary>

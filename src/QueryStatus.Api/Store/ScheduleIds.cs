@@ -7,6 +7,6 @@ public static partial class ScheduleIds
 {
     public const string Rule = "1–50 characters of A-Z a-z 0-9 _ -";
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,50}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,50}\z", RegexOptions.CultureInvariant)]
     public static partial Regex Pattern();
 }

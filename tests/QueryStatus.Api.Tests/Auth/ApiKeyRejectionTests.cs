@@ -167,6 +167,7 @@ public sealed class ApiKeyRejectionTests(QueryStatusFactory factory) : IClassFix
         "qs bad key with spaces",
         "qs.dotted.key.0001",
         "qs_ключ_0001",
+        "qs_final_newline_0001\n",
         new string('k', 256),
         "qs_" + new string('z', 300),
     };

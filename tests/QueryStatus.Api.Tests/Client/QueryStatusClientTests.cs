@@ -78,7 +78,7 @@ public sealed class QueryStatusClientTests : IDisposable
         Assert.Equal("NOT_FOUND", error.Code);
         Assert.Equal("Query status not found.", error.ErrorMessage);
         Assert.Contains("no_such_query", error.Description);
-        Assert.Matches("^[A-Za-z0-9_-]{32}$", error.RequestId);
+        Assert.Matches(@"^[A-Za-z0-9_-]{32}\z", error.RequestId);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace QueryStatus.Api.Tests.Errors;
 /// <summary>Assertions on the headers every response of the service carries.</summary>
 public static class ResponseHeaders
 {
-    public const string RequestIdPattern = "^[A-Za-z0-9_-]{32}$";
+    public const string RequestIdPattern = @"^[A-Za-z0-9_-]{32}\z";
 
     /// <summary>Asserts one well-formed X-Request-Id and returns it.</summary>
     public static string AssertRequestId(this HttpResponseMessage response)

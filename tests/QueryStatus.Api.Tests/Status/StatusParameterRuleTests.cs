@@ -98,6 +98,7 @@ public class StatusParameterRuleTests(QueryStatusFactory factory) : IClassFixtur
     [InlineData("\u0430bc")] // Cyrillic a
     [InlineData(" abc")]
     [InlineData("abc ")]
+    [InlineData("abc\n")] // a regex's "$" alone would let a final newline through
     public async Task ScheduleIdWithCharacterOutsideTheAlphabetReturnsBadRequest(string scheduleId)
     {
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());

@@ -11,7 +11,7 @@ namespace QueryStatus.Api.Tests.Status;
 /// <summary>The 200 body: meta in every state, failure and expiry, paging fields, and rows exactly as stored.</summary>
 public partial class StatusResponseTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
-    [GeneratedRegex("^[A-Za-z0-9_-]{32}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{32}\z")]
     private static partial Regex RequestIdPattern();
 
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z$")]

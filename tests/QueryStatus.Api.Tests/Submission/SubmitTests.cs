@@ -11,7 +11,7 @@ namespace QueryStatus.Api.Tests.Submission;
 /// </summary>
 public partial class SubmitTests(QueryStatusFactory factory) : IClassFixture<QueryStatusFactory>
 {
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,50}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,50}\z")]
     private static partial Regex ScheduleIdRule();
 
     [Fact]

@@ -25,6 +25,7 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
         { "{\"schedule_id\":\"has space\",\"subqueries\":[1]}", "schedule_id" },
         { "{\"schedule_id\":\"dot.ted\",\"subqueries\":[1]}", "schedule_id" },
         { "{\"schedule_id\":\"caf\u00e9\",\"subqueries\":[1]}", "schedule_id" },
+        { "{\"schedule_id\":\"final_newline\\n\",\"subqueries\":[1]}", "schedule_id" },
         { "{\"schedule_id\":\"\",\"subqueries\":[1]}", "schedule_id" },
         { "{\"schedule_id\":5,\"subqueries\":[1]}", "schedule_id" },
         { "{\"schedule_id\":[\"a\"],\"subqueries\":[1]}", "schedule_id" },
@@ -34,6 +35,7 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"12:00\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"Nov 29 2026\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2026-11-29T10:00:00\"}}", "not_before" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2126-11-29T10:00:00Z\\n\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":1764417600}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1,{{\"q\":\"\\ud800\"}}]}}", "subqueries" },
     };
