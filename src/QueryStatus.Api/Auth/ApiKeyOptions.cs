@@ -55,7 +55,7 @@ public sealed class AuthOptionsValidator(IHostEnvironment environment) : IValida
                 failures.Add($"{where}: KeyHash (the SHA-256 of the key in hex) is required.");
                 continue;
             }
-            if (key.Key is not null && !Parameters.ParameterRules.ApiKey().IsMatch(key.Key))
+            if (key.Key is not null && !Parameters.ParameterRules.IsApiKey(key.Key))
             {
                 failures.Add($"{where}: Key must be {Parameters.ParameterRules.ApiKeyRule}.");
                 continue;

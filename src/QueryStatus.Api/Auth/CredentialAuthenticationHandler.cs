@@ -57,7 +57,7 @@ public sealed class CredentialAuthenticationHandler(
             }
         }
 
-        if (!ParameterRules.ApiKey().IsMatch(key))
+        if (!ParameterRules.IsApiKey(key))
         {
             // A malformed key is a malformed request, and never matches a configured key anyway.
             throw ApiException.BadRequest($"api_key: must be {ParameterRules.ApiKeyRule}.");

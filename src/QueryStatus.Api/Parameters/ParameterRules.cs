@@ -1,18 +1,17 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.Parameters;
 
 /// <summary>The lexical rules of the API's parameters, shared by every validator that checks them (schedule IDs: <see cref="Store.ScheduleIds"/>).</summary>
-public static partial class ParameterRules
+public static class ParameterRules
 {
     public const int ApiKeyMaxLength = 255;
     public const long OffsetMax = 1_000_000;
 
-    public const string ApiKeyRule = "1–255 characters of A-Z a-z 0-9 _ -";
+    public const string ApiKeyRule = "1–255 characters of " + UrlSafeText.Alphabet;
 
-    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,255}\z", RegexOptions.CultureInvariant)]
-    public static partial Regex ApiKey();
+    public static bool IsApiKey(string? text) => UrlSafeText.Is(text, ApiKeyMaxLength);
 
     /// <summary>A plain decimal integer: optional minus sign and digits, nothing else (no "1e3", "+5", " 5", "5.0").</summary>
     public static bool TryParseInteger(string? text, out long value)

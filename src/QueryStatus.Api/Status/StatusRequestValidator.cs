@@ -16,7 +16,7 @@ public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
 
         RuleFor(r => r.ScheduleId)
             .NotEmpty().WithMessage("schedule_id: required.")
-            .Matches(ScheduleIds.Pattern()).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
+            .Must(id => id is null || ScheduleIds.IsValid(id)).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
 
         RuleFor(r => r.OffsetStartText)
             .Must(BeAnOffset!).When(r => r.OffsetStartText is not null)
@@ -38,7 +38,7 @@ public sealed class StatusRequestValidator : AbstractValidator<StatusRequest>
             .When(r => r.OffsetEndText is not null);
 
         RuleFor(r => r.ApiKey)
-            .Matches(ParameterRules.ApiKey()).When(r => r.ApiKey is not null)
+            .Must(ParameterRules.IsApiKey).When(r => r.ApiKey is not null)
             .WithMessage($"api_key: must be {ParameterRules.ApiKeyRule}.");
 
         RuleFor(r => r.WaitSecondsText)

@@ -1,12 +1,13 @@
-using System.Text.RegularExpressions;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.Store;
 
 /// <summary>What a schedule ID may be: the store keys schedules by it, and every request that names one is checked by it.</summary>
-public static partial class ScheduleIds
+public static class ScheduleIds
 {
-    public const string Rule = "1–50 characters of A-Z a-z 0-9 _ -";
+    public const int MaxLength = 50;
 
-    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,50}\z", RegexOptions.CultureInvariant)]
-    public static partial Regex Pattern();
+    public const string Rule = "1–50 characters of " + UrlSafeText.Alphabet;
+
+    public static bool IsValid(string? id) => UrlSafeText.Is(id, MaxLength);
 }

@@ -96,7 +96,7 @@ public sealed record ScheduleRecord(
 {
     public IEnumerable<string> Validate()
     {
-        if (!ScheduleIds.Pattern().IsMatch(ScheduleId))
+        if (!ScheduleIds.IsValid(ScheduleId))
         {
             yield return $"schedule_id must be {ScheduleIds.Rule}";
         }

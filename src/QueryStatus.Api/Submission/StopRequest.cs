@@ -59,6 +59,6 @@ public sealed class StopRequestValidator : AbstractValidator<StopRequest>
     {
         RuleFor(r => r.ScheduleId)
             .NotEmpty().WithMessage("schedule_id: required.")
-            .Matches(ScheduleIds.Pattern()).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
+            .Must(id => id is null || ScheduleIds.IsValid(id)).WithMessage($"schedule_id: must be {ScheduleIds.Rule}.");
     }
 }

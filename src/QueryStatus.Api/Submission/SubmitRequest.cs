@@ -48,7 +48,7 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
     public SubmitRequestValidator()
     {
         RuleFor(r => r.ScheduleId)
-            .Matches(ScheduleIds.Pattern()).When(r => r.ScheduleId is not null)
+            .Must(ScheduleIds.IsValid).When(r => r.ScheduleId is not null)
             .WithMessage($"schedule_id: must be {ScheduleIds.Rule} (or left out to get a generated one).");
         RuleFor(r => r.SubQueries)
             .NotNull().WithMessage("subqueries: required, an array of 1–10000 sub-queries.")
