@@ -3,6 +3,7 @@ using QueryStatus.Api.Cors;
 using QueryStatus.Api.Errors;
 using QueryStatus.Api.Health;
 using QueryStatus.Api.Hosting;
+using QueryStatus.Api.Http;
 using QueryStatus.Api.Observability;
 using QueryStatus.Api.OpenApi;
 using QueryStatus.Api.RateLimiting;
@@ -56,6 +57,8 @@ app.UseRouting();
 
 // Worker calls carry rows: their bodies are capped (413) before anything reads them.
 app.UseWorkerBodyLimit();
+// JSON bodies are UTF-8: another charset is 415 before anything reads the body.
+app.UseUtf8JsonBodies();
 app.UseAuthentication();
 // After authentication, so requests are counted against the caller's license.
 app.UseLicenseRateLimiting();

@@ -150,9 +150,11 @@ public sealed class RequestParameters
         }
     }
 
-    private static bool SameValue(string plain, string fromJson) =>
-        string.Equals(plain, fromJson, StringComparison.Ordinal)
-        || (long.TryParse(plain, out var a) && long.TryParse(fromJson, out var b) && a == b);
+    /// <summary>
+    /// The same text: a JSON number counts as its digits as written. No second reading of numbers: "+1", " 1" or "01"
+    /// beside 1 is a different value, and so are IDs such as "0123" and "123".
+    /// </summary>
+    private static bool SameValue(string plain, string fromJson) => string.Equals(plain, fromJson, StringComparison.Ordinal);
 
     private static string Describe(JsonValueKind kind) => kind switch
     {

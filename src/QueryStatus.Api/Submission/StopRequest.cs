@@ -1,8 +1,10 @@
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.Features;
 using QueryStatus.Api.Errors;
+using QueryStatus.Api.Http;
 using QueryStatus.Api.Parameters;
 using QueryStatus.Api.Store;
 
@@ -33,11 +35,12 @@ public sealed class StopRequest
         string? fromBody;
         try
         {
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            // A key given twice is refused, not settled by which comes last: which query to stop is not ours to guess.
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, BodyOptions, context.RequestAborted);
             fromBody = body.RootElement.ValueKind == JsonValueKind.Object
                        && body.RootElement.TryGetProperty(ParameterNames.ScheduleId, out var id)
                        && id.ValueKind == JsonValueKind.String
-                ? id.GetString()
+                ? ReadableString(id)
                 : null;
         }
         catch (JsonException e)
@@ -51,6 +54,14 @@ public sealed class StopRequest
         }
         return new StopRequest { ScheduleId = fromQuery ?? fromBody };
     }
+
+    private static readonly JsonDocumentOptions BodyOptions = new() { AllowDuplicateProperties = false };
+
+    /// <summary>The string's text, or 400 when it is not readable text (<see cref="JsonText"/>): it could not be read as a string.</summary>
+    private static string ReadableString(JsonElement value) =>
+        JsonText.IsReadable(JsonMarshal.GetRawUtf8Value(value))
+            ? value.GetString()!
+            : throw ApiException.BadRequest("schedule_id: not valid Unicode text (invalid UTF-8, or an unpaired surrogate such as \\ud800).");
 }
 
 public sealed class StopRequestValidator : AbstractValidator<StopRequest>

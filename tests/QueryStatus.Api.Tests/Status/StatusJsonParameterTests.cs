@@ -162,6 +162,9 @@ public class StatusJsonParameterTests(QueryStatusFactory factory) : IClassFixtur
     [InlineData("offset_end", "2", "3")]
     [InlineData("pretty", "true", "false")]
     [InlineData("pretty", "false", "\"true\"")]
+    [InlineData("offset_start", "+1", "1")] // "+1" alone is refused: it is no more the same value beside json
+    [InlineData("offset_start", " 1", "1")]
+    [InlineData("offset_start", "01", "1")] // the same text or not the same value: no second reading of numbers
     public async Task SameParameterInJsonAndPlainWithDifferentValuesReturnsBadRequest(string name, string plain, string jsonValue)
     {
         var (client, schedule) = await SucceededScheduleAsync();
@@ -171,6 +174,16 @@ public class StatusJsonParameterTests(QueryStatusFactory factory) : IClassFixtur
             $$"""{"schedule_id":"{{schedule.ScheduleId}}","{{name}}":{{jsonValue}}}""", (name, plain)));
 
         await response.AssertBadRequestNamingAsync(name);
+    }
+
+    [Fact]
+    public async Task ScheduleIdsThatReadAsEqualNumbersAreStillDifferentValues()
+    {
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+
+        using var response = await client.GetAsync(JsonUrl("""{"schedule_id":"123"}""", ("schedule_id", "0123")));
+
+        await response.AssertBadRequestNamingAsync("schedule_id");
     }
 
     [Fact]

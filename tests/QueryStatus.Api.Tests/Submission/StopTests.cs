@@ -206,6 +206,32 @@ public class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFac
         Assert.Contains("JSON", description);
     }
 
+    [Theory]
+    [InlineData("{\"schedule_id\":\"\\ud800\"}")] // an escaped surrogate without its pair
+    [InlineData("{\"schedule_id\":\"\\udc00abc\"}")]
+    public async Task StopWithABodyWhoseTextIsNotValidUnicodeIsBadRequest(string body)
+    {
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+
+        using var response = await client.PostAsync(StopPath, Json(body));
+
+        await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+    }
+
+    [Fact]
+    public async Task StopWithScheduleIdTwiceInTheBodyIsBadRequestAndStopsNeither()
+    {
+        var (first, second) = (TestData.NewScheduleId(), TestData.NewScheduleId());
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+        await client.SubmitAsync(first, 1);
+        await client.SubmitAsync(second, 1);
+
+        using var response = await client.PostAsync(StopPath, Json($"{{\"schedule_id\":\"{first}\",\"schedule_id\":\"{second}\"}}"));
+
+        await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.Equal(("QUEUED", "QUEUED"), ((await client.StatusAsync(first)).StatusCode(), (await client.StatusAsync(second)).StatusCode()));
+    }
+
     [Fact]
     public async Task StoppingDropsQueuedTasksSoNoWorkerLeasesThem()
     {

@@ -146,6 +146,42 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
         await status.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
     }
 
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=\"\"")]
+    [InlineData("application/json; charset=utf-16")]
+    public async Task JsonBodyInACharsetOtherThanUtf8IsUnsupportedMediaType(string contentType)
+    {
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(SubmitBody(scheduleId, SubQueries(1))));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync(SubmitPath, content);
+
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
+        Assert.Contains("UTF-8", description);
+        using var status = await client.GetStatusAsync(scheduleId);
+        await status.AssertEnvelopeAsync(HttpStatusCode.NotFound, "NOT_FOUND");
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json; charset=UTF-8")]
+    [InlineData("application/json; charset=\"utf-8\"")]
+    [InlineData("application/json")]
+    public async Task JsonBodyInUtf8IsAcceptedWithOrWithoutCharset(string contentType)
+    {
+        var scheduleId = TestData.NewScheduleId();
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(SubmitBody(scheduleId, SubQueries(1))));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync(SubmitPath, content);
+
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
     [Fact]
     public async Task SubmitWithGetIsMethodNotAllowed()
     {

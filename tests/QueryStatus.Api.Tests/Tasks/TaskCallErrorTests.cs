@@ -79,6 +79,24 @@ public class TaskCallErrorTests(string provider = StoreOptions.InMemoryProvider)
         Assert.Equal("a0", (await worker.LeaseOneAsync()).Name()); // the refused call leased nothing
     }
 
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    public async Task LeaseBodyInACharsetOtherThanUtf8IsUnsupportedAndLeasesNothing(string contentType)
+    {
+        using var factory = NewFactory(provider);
+        using var client = factory.CreateClientWithJwt(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        await client.SubmitAsync(Sub("a0"));
+        using var content = new ByteArrayContent("""{"worker_id":"w"}"""u8.ToArray());
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await worker.Http.PostAsync(WorkerClient.Prefix + "/lease", content);
+
+        await response.AssertEnvelopeAsync(HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
+        Assert.Equal("a0", (await worker.LeaseOneAsync()).Name());
+    }
+
     public static readonly TheoryData<string, string, string> InvalidTaskCallBodies = new()
     {
         { "rows", """{"batch":0,"rows":[]}""", "lease_token" },
