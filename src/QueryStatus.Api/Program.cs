@@ -22,6 +22,8 @@ builder.AddQueryStatusLogging();
 
 // Every failure answers with the one error envelope, whoever detects it.
 builder.Services.AddErrorEnvelope();
+// A JSON body with a key given twice is refused, not settled by the last one.
+builder.Services.AddStrictJsonBodies();
 
 // API keys (hashed, from configuration) or JWTs (JwtBearer, configured from Authentication:Schemes:Bearer).
 builder.Services.AddQueryStatusAuth();

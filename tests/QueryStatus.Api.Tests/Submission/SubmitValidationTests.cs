@@ -38,6 +38,9 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":\"2126-11-29T10:00:00Z\\n\"}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"not_before\":1764417600}}", "not_before" },
         { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1,{{\"q\":\"\\ud800\"}}]}}", "subqueries" },
+        { $"{{\"schedule_id\":\"{Id}\",\"schedule_id\":\"{Id}\",\"subqueries\":[1]}}", "schedule_id" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[1],\"subqueries\":[2]}}", "subqueries" },
+        { $"{{\"schedule_id\":\"{Id}\",\"subqueries\":[{{\"q\":1,\"q\":2}}]}}", "subqueries" },
     };
 
     [Theory]

@@ -25,6 +25,7 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         """{ "b" : [ 1 , 2 ,{"c":"x\"y\u00e9\n\\"} ] ,	"d":null }""",
         """[[[]],[{}],[[1,[2,[3]]]]]""",
         """{"deep":{"er":{"est":[{"k":[true,false,null]}]}}}""",
+        """{"k":1,"k":2}""", // a key twice: rows are kept as sent, whatever the request around them must be
         "\"s\\u0041\\\\ \\/ \\t\"",
         "\"\"",
         "\"é ✓ 😀\"",

@@ -62,6 +62,7 @@ public class TaskCallErrorTests(string provider = StoreOptions.InMemoryProvider)
         { """{"worker_id":"w","wait_seconds":31}""", "wait_seconds" },
         { """{"worker_id":"w","wait_seconds":-1}""", "wait_seconds" },
         { """{"max_tasks":1}""", "worker_id" },
+        { """{"worker_id":"w","worker_id":"v"}""", "worker_id" },
     };
 
     [Theory]
@@ -111,6 +112,7 @@ public class TaskCallErrorTests(string provider = StoreOptions.InMemoryProvider)
         { "fail", """{"code":"E","message":"m"}""", "lease_token" },
         { "fail", """{"lease_token":"{token}","code":"E\u0000","message":"m"}""", "code" },
         { "fail", """{"lease_token":"{token}","code":"E","message":"a NUL \u0000 here"}""", "message" },
+        { "complete", """{"lease_token":"{token}","lease_token":"{token}","rows":[{"v":1}]}""", "lease_token" },
     };
 
     [Theory]

@@ -3,18 +3,27 @@ using QueryStatus.Api.Errors;
 
 namespace QueryStatus.Api.Http;
 
-/// <summary>
-/// JSON request bodies are UTF-8 (RFC 8259: JSON exchanged between systems must be). A JSON body that names another
-/// charset is refused with 415 before anything reads it; one that names UTF-8 (<c>charset=utf-8</c>, in any case,
-/// quoted or not) is read as if it named none.
-/// </summary>
-/// <remarks>
-/// Left to the framework's JSON reader, a charset the runtime does not know (<c>charset=bogus</c>) or a quoted one
-/// (<c>charset="utf-8"</c>, which HTTP defines as the same value) threw an exception that answered 500, and a
-/// body declared UTF-16 but sent as UTF-8 was read as nonsense (400).
-/// </remarks>
-public static class JsonBodyCharset
+/// <summary>What every JSON request body must be, whichever endpoint reads it.</summary>
+public static class JsonBodies
 {
+    /// <summary>
+    /// A key given twice in one JSON object is refused (400) rather than settled by the last one, as the status
+    /// endpoint refuses a parameter given twice: which schedule, worker or lease a request means is not ours to guess.
+    /// Rows are the exception: their converter keeps each as sent (README, the CLI's csv).
+    /// </summary>
+    public static IServiceCollection AddStrictJsonBodies(this IServiceCollection services) =>
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.AllowDuplicateProperties = false);
+
+    /// <summary>
+    /// JSON request bodies are UTF-8 (RFC 8259: JSON exchanged between systems must be). A JSON body that names another
+    /// charset is refused with 415 before anything reads it; one that names UTF-8 (<c>charset=utf-8</c>, in any case,
+    /// quoted or not) is read as if it named none.
+    /// </summary>
+    /// <remarks>
+    /// Left to the framework's JSON reader, a charset the runtime does not know (<c>charset=bogus</c>) or a quoted one
+    /// (<c>charset="utf-8"</c>, which HTTP defines as the same value) threw an exception that answered 500, and a
+    /// body declared UTF-16 but sent as UTF-8 was read as nonsense (400).
+    /// </remarks>
     public static IApplicationBuilder UseUtf8JsonBodies(this IApplicationBuilder app) =>
         app.Use((context, next) =>
         {
