@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using QueryStatus.Api.Http;
 
 namespace QueryStatus.Api.Store;
 
@@ -34,7 +35,9 @@ public static class SeedFile
             {
                 json = json[Utf8Bom.Length..];
             }
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = 256 });
+            // The serializer's depth limit (64): a row may be no deeper than one a worker can send, and every reader
+            // of stored rows (pretty output re-parses them) can read it.
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false });
         }
         catch (JsonException e)
         {
@@ -116,9 +119,17 @@ public static class SeedFile
             {
                 throw new SeedFileException($"{where}: data must be an array of rows.");
             }
+            var i = 0;
             foreach (var row in data.EnumerateArray())
             {
-                rows.Append(JsonMarshal.GetRawUtf8Value(row));
+                var raw = JsonMarshal.GetRawUtf8Value(row);
+                // The rule rows from workers follow (RawJsonConverter): a row is readable text wherever it came from.
+                if (!JsonText.IsReadable(raw))
+                {
+                    throw new SeedFileException($"{where}: data[{i}] is not valid Unicode text (invalid UTF-8, or an unpaired surrogate such as \\ud800).");
+                }
+                rows.Append(raw);
+                i++;
             }
         }
 

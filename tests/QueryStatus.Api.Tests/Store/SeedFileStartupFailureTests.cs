@@ -238,6 +238,31 @@ public sealed class SeedFileStartupFailureTests
         Assert.Contains("each schedule must be a JSON object", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("\"\\ud800\"")]
+    [InlineData("{\"k\": \"a \\udc00 b\"}")]
+    public void RowThatIsNotReadableTextStopsStartup(string row)
+    {
+        var message = SecondEntryFailure(
+            $$"""{"schedule_id": "ok_second", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE"], "data": [{"a": 1}, {{row}}]}""");
+
+        Assert.Contains("data[1]", message, StringComparison.Ordinal);
+        Assert.Contains("not valid Unicode", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RowDeeperThanAWorkerMaySendStopsStartup()
+    {
+        // 70 nested arrays: a worker's body (its object, its rows array, then the row) stops at 64 levels in all.
+        var row = new string('[', 70) + new string(']', 70);
+        using var seed = TempSeedFile.WithSchedules(ValidEntry,
+            $$"""{"schedule_id": "ok_second", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE"], "data": [{{row}}]}""");
+
+        var message = StartupFailure(seed);
+
+        Assert.Contains("is not valid JSON", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void MalformedJsonFileStopsStartup()
     {
