@@ -157,10 +157,8 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
     {
         var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
-        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(SubmitBody(scheduleId, SubQueries(1))));
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
 
-        using var response = await client.PostAsync(SubmitPath, content);
+        using var response = await PostUtf8SubmissionAsync(client, scheduleId, contentType);
 
         var description = await response.AssertEnvelopeAsync(HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
         Assert.Contains("UTF-8", description);
@@ -175,14 +173,19 @@ public class SubmitValidationTests(QueryStatusFactory factory) : IClassFixture<Q
     [InlineData("application/json")]
     public async Task JsonBodyInUtf8IsAcceptedWithOrWithoutCharset(string contentType)
     {
-        var scheduleId = TestData.NewScheduleId();
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
-        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(SubmitBody(scheduleId, SubQueries(1))));
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
 
-        using var response = await client.PostAsync(SubmitPath, content);
+        using var response = await PostUtf8SubmissionAsync(client, TestData.NewScheduleId(), contentType);
 
         Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>A submission's UTF-8 bytes, sent with <paramref name="contentType"/> exactly as given.</summary>
+    private static async Task<HttpResponseMessage> PostUtf8SubmissionAsync(HttpClient client, string scheduleId, string contentType)
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(SubmitBody(scheduleId, SubQueries(1))));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return await client.PostAsync(SubmitPath, content);
     }
 
     [Fact]
