@@ -41,7 +41,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         { StatusCode: StatusCodes.Status415UnsupportedMediaType } => "Send the request body as application/json.",
         // The serializer's message can quote the body; its path and position say where the problem is.
         { InnerException: JsonException json } => json.Path is { Length: > 1 } path
-            ? $"The request body does not fit this endpoint at {path} (a value of the wrong type, or not valid JSON)."
+            ? $"The request body does not fit this endpoint at {path} (a value of the wrong type, a key given twice, or not valid JSON)."
             : "The request body must be one JSON object (it is not one, or it is not valid JSON).",
         // The framework names the handler's parameter and its .NET type ("SubmitRequest request"): not the client's words.
         { Message: var message } when message.StartsWith("Required parameter", StringComparison.Ordinal) && message.EndsWith("from body.", StringComparison.Ordinal)

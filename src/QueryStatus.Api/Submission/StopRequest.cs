@@ -45,7 +45,10 @@ public sealed class StopRequest
         }
         catch (JsonException e)
         {
-            throw ApiException.BadRequest($"The request body is not valid JSON (at byte {e.BytePositionInLine ?? 0}).");
+            // The parser's message can quote the body: only its position is passed on. A key given twice has none.
+            throw ApiException.BadRequest(e.BytePositionInLine is { } at
+                ? $"The request body is not valid JSON (at byte {at})."
+                : "The request body is not valid JSON, or gives a key twice.");
         }
         if (fromQuery is not null && fromBody is not null && !string.Equals(fromQuery, fromBody, StringComparison.Ordinal))
         {

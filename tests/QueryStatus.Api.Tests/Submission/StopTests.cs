@@ -228,7 +228,8 @@ public class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFac
 
         using var response = await client.PostAsync(StopPath, Json($"{{\"schedule_id\":\"{first}\",\"schedule_id\":\"{second}\"}}"));
 
-        await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        Assert.Contains("a key twice", description, StringComparison.Ordinal);
         Assert.Equal(("QUEUED", "QUEUED"), ((await client.StatusAsync(first)).StatusCode(), (await client.StatusAsync(second)).StatusCode()));
     }
 

@@ -110,7 +110,7 @@ public class RowBindingTests(string provider = StoreOptions.InMemoryProvider)
         var response = await worker.PostAsync($"/{task.TaskId}/{call}", $$"""{"lease_token":"{{task.LeaseToken}}",{{batch}}"rows":{{rows}}}""");
         var description = await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
 
-        Assert.Equal($"The request body does not fit this endpoint at {path} (a value of the wrong type, or not valid JSON).", description);
+        Assert.Equal($"The request body does not fit this endpoint at {path} (a value of the wrong type, a key given twice, or not valid JSON).", description);
         await AssertNothingStoredAsync(client, worker, task, scheduleId);
     }
 
