@@ -33,8 +33,8 @@ public static class JsonBodies
             {
                 return next(context);
             }
-            if (MediaTypeHeaderValue.TryParse(contentType, out var media)
-                && IsJson(media)
+            if (context.Request.HasJsonContentType()
+                && MediaTypeHeaderValue.TryParse(contentType, out var media)
                 && media.Charset.HasValue)
             {
                 if (!IsUtf8(HeaderUtilities.RemoveQuotes(media.Charset)))
@@ -47,10 +47,6 @@ public static class JsonBodies
             }
             return next(context);
         });
-
-    private static bool IsJson(MediaTypeHeaderValue media) =>
-        media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-        || media.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsUtf8(Microsoft.Extensions.Primitives.StringSegment charset) =>
         charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);

@@ -35,20 +35,19 @@ public sealed class StopRequest
         string? fromBody;
         try
         {
-            // A key given twice is refused, not settled by which comes last: which query to stop is not ours to guess.
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, BodyOptions, context.RequestAborted);
-            fromBody = body.RootElement.ValueKind == JsonValueKind.Object
-                       && body.RootElement.TryGetProperty(ParameterNames.ScheduleId, out var id)
+            // With the framework's JSON options, as every bound body: a key given twice is refused (JsonBodies).
+            var body = await context.Request.ReadFromJsonAsync<JsonElement>(context.RequestAborted);
+            fromBody = body.ValueKind == JsonValueKind.Object
+                       && body.TryGetProperty(ParameterNames.ScheduleId, out var id)
                        && id.ValueKind == JsonValueKind.String
                 ? ReadableString(id)
                 : null;
         }
         catch (JsonException e)
         {
-            // The parser's message can quote the body: only its position is passed on. A key given twice has none.
-            throw ApiException.BadRequest(e.BytePositionInLine is { } at
-                ? $"The request body is not valid JSON (at byte {at})."
-                : "The request body is not valid JSON, or gives a key twice.");
+            // The parser's message can quote the body: only its position is passed on, with the causes it may have (as
+            // bound bodies' descriptions list them).
+            throw ApiException.BadRequest($"The request body is not valid JSON, or gives a key twice (at byte {e.BytePositionInLine ?? 0}).");
         }
         if (fromQuery is not null && fromBody is not null && !string.Equals(fromQuery, fromBody, StringComparison.Ordinal))
         {
@@ -57,8 +56,6 @@ public sealed class StopRequest
         }
         return new StopRequest { ScheduleId = fromQuery ?? fromBody };
     }
-
-    private static readonly JsonDocumentOptions BodyOptions = new() { AllowDuplicateProperties = false };
 
     /// <summary>The string's text, or 400 when it is not readable text (<see cref="JsonText"/>): it could not be read as a string.</summary>
     private static string ReadableString(JsonElement value) =>
