@@ -37,16 +37,18 @@ public sealed class CredentialAuthenticationHandler(
         string? key;
         if (Request.Headers.ContainsKey(HeaderNames.Authorization))
         {
-            key = BearerToken(Request);
-            if (key is null)
+            if (!TryBearer(Request, out var credential))
             {
                 _challengeReason = "The Authorization header must be 'Bearer <API key or JWT>'.";
                 return Task.FromResult(AuthenticateResult.Fail("Unsupported Authorization header."));
             }
-            if (IsJwt(key))
+            if (IsJwt(credential))
             {
+                // JwtBearer reads the token from the header itself: a copy made here only to look at it would be
+                // the token's size again in garbage on every JWT request.
                 return base.HandleAuthenticateAsync();
             }
+            key = credential.ToString();
         }
         else
         {
@@ -76,7 +78,7 @@ public sealed class CredentialAuthenticationHandler(
     /// <summary>A JWT's challenge is JwtBearer's (its events describe the failure); everything else gets ours.</summary>
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        if (BearerToken(Request) is { } token && IsJwt(token))
+        if (TryBearer(Request, out var token) && IsJwt(token))
         {
             return base.HandleChallengeAsync(properties);
         }
@@ -86,14 +88,19 @@ public sealed class CredentialAuthenticationHandler(
         return Task.CompletedTask;
     }
 
-    private static bool IsJwt(string token) => token.Contains('.');
+    private static bool IsJwt(ReadOnlySpan<char> token) => token.Contains('.');
 
-    private static string? BearerToken(HttpRequest request)
+    /// <summary>The credential of an <c>Authorization: Bearer &lt;credential&gt;</c> header, trimmed; false for any other header.</summary>
+    private static bool TryBearer(HttpRequest request, out ReadOnlySpan<char> credential)
     {
         var header = request.Headers[HeaderNames.Authorization].ToString();
         const string prefix = "Bearer ";
-        return header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length
-            ? header[prefix.Length..].Trim()
-            : null;
+        if (header.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && header.Length > prefix.Length)
+        {
+            credential = header.AsSpan(prefix.Length).Trim();
+            return true;
+        }
+        credential = default;
+        return false;
     }
 }

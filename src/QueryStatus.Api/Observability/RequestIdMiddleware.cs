@@ -75,8 +75,9 @@ public sealed class RequestIdMiddleware(RequestDelegate next, Serilog.ILogger lo
     public static LogEvent RequestLine(DateTimeOffset timestamp, LogEventLevel level, string method, string? path,
         int status, TimeSpan elapsed, string requestId, string? licenseId)
     {
-        // Sized for our six fields plus what enrichers add (SourceContext, connection scope): no regrowth.
-        var properties = new Dictionary<string, LogEventPropertyValue>(capacity: 10)
+        // Sized for our six fields plus the one the logger adds (SourceContext; LogContext's RequestId is already here):
+        // no regrowth, and no room nothing fills.
+        var properties = new Dictionary<string, LogEventPropertyValue>(capacity: 7)
         {
             ["RequestMethod"] = string.Equals(method, HttpMethods.Get, StringComparison.Ordinal) ? GetValue : new ScalarValue(method),
             ["RequestPath"] = PathValue(path),
