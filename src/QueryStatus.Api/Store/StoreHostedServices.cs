@@ -49,21 +49,30 @@ public sealed partial class ExpirySweeper(IScheduleStore store, StoreMetrics met
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.SweepInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                var removed = await store.RemoveExpiredAsync(stoppingToken);
-                if (removed > 0)
+                try
                 {
-                    var held = metrics.Read();
-                    LogSwept(logger, removed, held.Schedules, held.Tasks, held.Rows);
+                    var removed = await store.RemoveExpiredAsync(stoppingToken);
+                    if (removed > 0)
+                    {
+                        var held = metrics.Read();
+                        LogSwept(logger, removed, held.Schedules, held.Tasks, held.Rows);
+                    }
+                }
+                catch (StoreUnavailableException e)
+                {
+                    LogSweepFailed(logger, e);
                 }
             }
-            catch (StoreUnavailableException e)
-            {
-                LogSweepFailed(logger, e);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Being stopped is the end of the loop, not a fault. The host tells the two apart itself only after a
+            // normal start: when start-up fails (a port in use), it disposes this service without stopping it first,
+            // and a cancelled sweep would be logged as a failed background service at Fatal level.
         }
     }
 

@@ -58,33 +58,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// </summary>
     public static async Task<ServiceProcess> StartAsync(string name, IReadOnlyDictionary<string, string?> settings, TimeSpan? patience = null)
     {
-        var dll = FindServiceDll();
         var port = FreePort();
-        var info = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = false,
-            UseShellExecute = false,
-        };
-        foreach (var argument in (string[])[dll, "--urls", $"http://127.0.0.1:{port}"])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        // Nothing of the test host's own environment may configure the service; the names of every setting below are
-        // the configuration keys with ':' written '__', as a deployment would set them.
-        foreach (var inherited in info.Environment.Keys.Where(IsServiceSetting).ToList())
-        {
-            info.Environment.Remove(inherited);
-        }
-        foreach (var (key, value) in Defaults().Concat(settings))
-        {
-            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the service process.");
+        var process = Process.Start(StartInfo(port, settings)) ?? throw new InvalidOperationException("Could not start the service process.");
         Watch(process);
         var service = new ServiceProcess(name, process, port);
         service.Follow(process.StandardOutput);
@@ -194,6 +169,62 @@ public sealed class ServiceProcess : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _process.WaitForExitAsync(timeout.Token);
         _process.Dispose();
+    }
+
+    /// <summary>
+    /// Runs the service on <paramref name="port"/> with <paramref name="settings"/> where it is expected to stop by itself
+    /// (a start-up that fails), and returns how it ended: its exit code and what it wrote to standard output and error.
+    /// <paramref name="patience"/> only bounds a run that does not end; nothing depends on how long it takes.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunUntilExitAsync(
+        int port, IReadOnlyDictionary<string, string?> settings, TimeSpan patience)
+    {
+        using var process = Process.Start(StartInfo(port, settings)) ?? throw new InvalidOperationException("Could not start the service process.");
+        Watch(process);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(patience);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"The service did not stop by itself within {patience}.");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// <c>dotnet QueryStatus.Api.dll --urls http://127.0.0.1:port</c>, configured with <see cref="Defaults"/> and
+    /// <paramref name="settings"/> only: nothing of the test host's own environment may configure the service. The names
+    /// of the settings are the configuration keys with ':' written '__', as a deployment would set them.
+    /// </summary>
+    private static ProcessStartInfo StartInfo(int port, IReadOnlyDictionary<string, string?> settings)
+    {
+        var dll = FindServiceDll();
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = false,
+            UseShellExecute = false,
+        };
+        foreach (var argument in (string[])[dll, "--urls", $"http://127.0.0.1:{port}"])
+        {
+            info.ArgumentList.Add(argument);
+        }
+        foreach (var inherited in info.Environment.Keys.Where(IsServiceSetting).ToList())
+        {
+            info.Environment.Remove(inherited);
+        }
+        foreach (var (key, value) in Defaults().Concat(settings))
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        return info;
     }
 
     /// <summary>What every test instance is configured with (as <see cref="QueryStatusFactory"/> configures its host).</summary>
