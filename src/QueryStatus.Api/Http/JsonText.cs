@@ -11,6 +11,9 @@ namespace QueryStatus.Api.Http;
 /// </summary>
 public static class JsonText
 {
+    /// <summary>The rule, as every message that refuses a value by it says it.</summary>
+    public const string Rule = "valid UTF-8 text, with no escaped surrogate (such as \\ud800) left without its pair";
+
     public static bool IsReadable(ReadOnlySpan<byte> value)
     {
         if (!Utf8.IsValid(value))

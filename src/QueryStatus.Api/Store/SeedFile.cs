@@ -126,7 +126,7 @@ public static class SeedFile
                 // The rule rows from workers follow (RawJsonConverter): a row is readable text wherever it came from.
                 if (!JsonText.IsReadable(raw))
                 {
-                    throw new SeedFileException($"{where}: data[{i}] is not valid Unicode text (invalid UTF-8, or an unpaired surrogate such as \\ud800).");
+                    throw new SeedFileException($"{where}: data[{i}] is not valid Unicode text; a row must be {JsonText.Rule}.");
                 }
                 rows.Append(raw);
                 i++;

@@ -61,7 +61,7 @@ public sealed class StopRequest
     private static string ReadableString(JsonElement value) =>
         JsonText.IsReadable(JsonMarshal.GetRawUtf8Value(value))
             ? value.GetString()!
-            : throw ApiException.BadRequest("schedule_id: not valid Unicode text (invalid UTF-8, or an unpaired surrogate such as \\ud800).");
+            : throw ApiException.BadRequest($"schedule_id: must be {JsonText.Rule}.");
 }
 
 public sealed class StopRequestValidator : AbstractValidator<StopRequest>

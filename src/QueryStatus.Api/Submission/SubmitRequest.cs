@@ -58,7 +58,7 @@ public sealed class SubmitRequestValidator : AbstractValidator<SubmitRequest>
             .WithMessage($"subqueries: must hold 1–{SubmitRequest.MaxSubQueries} sub-queries.");
         RuleForEach(r => r.SubQueries)
             .Must(s => JsonText.IsReadable(JsonMarshal.GetRawUtf8Value(s)))
-            .WithMessage("subqueries: each must be valid UTF-8 text, with no escaped surrogate left without its pair.");
+            .WithMessage($"subqueries: each must be {JsonText.Rule}.");
         RuleFor(r => r.NotBefore)
             .Must(t => SubmitRequest.TryParseTime(t, out _)).When(r => r.NotBefore is not null)
             .WithMessage("not_before: must be an ISO 8601 date and time with its offset, such as 2026-11-29T10:00:00Z.");

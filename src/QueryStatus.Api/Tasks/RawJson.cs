@@ -42,7 +42,7 @@ public sealed class RawJsonConverter : JsonConverter<RawJson>
     private static ReadOnlyMemory<byte> Checked(ReadOnlyMemory<byte> value) =>
         JsonText.IsReadable(value.Span)
             ? value
-            : throw new JsonException("The value is not valid UTF-8 text, or escapes a surrogate without its pair.");
+            : throw new JsonException($"The value must be {JsonText.Rule}.");
 
     public override void Write(Utf8JsonWriter writer, RawJson value, JsonSerializerOptions options)
     {
