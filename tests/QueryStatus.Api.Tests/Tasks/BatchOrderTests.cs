@@ -105,6 +105,33 @@ public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
     }
 
     [Fact]
+    public async Task TasksOfMoreThanAMebibyteEachKeepSubQueryAndBatchOrder()
+    {
+        // Large enough that a completing task's staged rows move into the result as they are (RowBuffer.MoveFrom),
+        // into an empty result first (q1 completes first) and after other rows next.
+        const int perBatch = 700;
+        static string[] Big(string task, long batch) =>
+            [.. Enumerable.Range(0, perBatch).Select(i => Row($"{task}-b{batch}-{i:D4}-{new string('x', 1000)}"))];
+        using var factory = NewFactory(provider);
+        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
+        using var worker = factory.CreateWorker();
+        var scheduleId = await client.SubmitAsync(Subs("q", 2));
+        var tasks = await worker.LeaseAsync(maxTasks: 2);
+        var (q0, q1) = (tasks.Single(t => t.Name() == "q0"), tasks.Single(t => t.Name() == "q1"));
+
+        await worker.RowsOkAsync(q1, 0, Big("q1", 0));
+        await worker.RowsOkAsync(q0, 0, Big("q0", 0));
+        await worker.RowsOkAsync(q1, 1, Big("q1", 1));
+        await worker.RowsOkAsync(q0, 1, Big("q0", 1));
+        await worker.CompleteOkAsync(q1, [Row("q1-last")]);
+        await worker.CompleteOkAsync(q0, [Row("q0-last")]);
+
+        string[] expected = [.. Big("q0", 0), .. Big("q0", 1), Row("q0-last"), .. Big("q1", 0), .. Big("q1", 1), Row("q1-last")];
+        var status = await client.StatusAsync(scheduleId, $"offset_end={expected.Length}");
+        Assert.Equal(expected, status.RawRows());
+    }
+
+    [Fact]
     public async Task BatchAfterTheTaskCompletedIsAConflictAndChangesNothing()
     {
         using var factory = NewFactory(provider);

@@ -50,9 +50,17 @@ internal sealed class RowStaging(SchedulerOptions scheduler)
         item.ResultStart = run.Result.Count;
         if (item.Staging is { } staged)
         {
-            foreach (var (_, range) in item.Batches!)
+            if (StagedInBatchOrder(item.Batches!))
             {
-                run.Result.AppendRange(staged, range.Start, range.Start + range.Count);
+                // The usual case: the staged rows already are the task's rows in order, and their memory moves as it is.
+                run.Result.MoveFrom(staged);
+            }
+            else
+            {
+                foreach (var (_, range) in item.Batches!)
+                {
+                    run.Result.AppendRange(staged, range.Start, range.Start + range.Count);
+                }
             }
         }
         foreach (var row in rows)
@@ -62,6 +70,21 @@ internal sealed class RowStaging(SchedulerOptions scheduler)
         item.ResultCount = run.Result.Count - item.ResultStart;
         run.InCreationOrder &= item.Index > run.LastCommittedIndex;
         run.LastCommittedIndex = Math.Max(run.LastCommittedIndex, item.Index);
+    }
+
+    /// <summary>Whether the batches were staged in the order of their numbers (each one's rows right after the previous one's).</summary>
+    private static bool StagedInBatchOrder(SortedList<long, StagedBatch> batches)
+    {
+        var next = 0L;
+        foreach (var range in batches.Values)
+        {
+            if (range.Start != next)
+            {
+                return false;
+            }
+            next += range.Count;
+        }
+        return true;
     }
 
     /// <summary>Drops what a task staged under a lease that ended.</summary>
