@@ -22,9 +22,9 @@ public sealed class RowBuffer
 
     private const byte Separator = (byte)',';
 
-    private readonly List<byte[]> _chunks = [];
-    private readonly List<int> _chunkUsed = [];
-    private readonly List<long[]> _index = [];
+    private List<byte[]> _chunks = [];
+    private List<int> _chunkUsed = [];
+    private List<long[]> _index = [];
     private long _bytes;
 
     private bool _frozen;
@@ -54,7 +54,7 @@ public sealed class RowBuffer
 
         var stored = row.Length + 1;
         var chunkIndex = _chunks.Count - 1;
-        if (chunkIndex < 0 || _chunks[chunkIndex].Length - _chunkUsed[chunkIndex] < stored)
+        if (chunkIndex < 0 || _lastChunkShared || _chunks[chunkIndex].Length - _chunkUsed[chunkIndex] < stored)
         {
             chunkIndex = AddChunk(stored);
         }
@@ -89,26 +89,66 @@ public sealed class RowBuffer
         Count++;
     }
 
-    /// <summary>Appends rows <c>[start, end)</c> of <paramref name="source"/>.</summary>
+    /// <summary>
+    /// Appends rows <c>[start, end)</c> of <paramref name="source"/>. Full-size chunks whose rows all lie in the range
+    /// are shared, not copied (they are never written again: the source's rows end where they end, and this buffer
+    /// appends to a new chunk after one); the rest is copied row by row. So putting a large result's tasks in sub-query
+    /// order, or a large task's batches in batch order, copies only the rows at the edges of each range.
+    /// </summary>
     public void AppendRange(RowBuffer source, long start, long end)
     {
-        for (var row = start; row < end; row++)
+        for (var row = start; row < end;)
         {
-            Append(source.Get(row).Span);
+            var (chunk, from, to, next) = source.Run(row, end);
+            var array = source._chunks[chunk];
+            if (array.Length == MaxChunkSize && from == 0 && to == source._chunkUsed[chunk])
+            {
+                Share(array, to, source, row, next);
+            }
+            else
+            {
+                for (var copied = row; copied < next; copied++)
+                {
+                    Append(source.Get(copied).Span);
+                }
+            }
+            row = next;
         }
     }
 
+    /// <summary>Takes <paramref name="array"/>, whose first <paramref name="used"/> bytes are the rows <c>[row, next)</c> of <paramref name="source"/>, as its next chunk.</summary>
+    private void Share(byte[] array, int used, RowBuffer source, long row, long next)
+    {
+        if (_frozen)
+        {
+            throw new InvalidOperationException("The shared empty row buffer cannot be appended to.");
+        }
+        TrimLastChunk();
+        _chunks.Add(array);
+        _chunkUsed.Add(used);
+        _lastChunkShared = true;
+        var chunk = _chunks.Count - 1;
+        for (var shared = row; shared < next; shared++)
+        {
+            AppendIndex(chunk, source.Locate(shared).Offset);
+        }
+        _bytes += used - (next - row); // each stored row carries its comma
+    }
+
+    /// <summary>True when the last chunk is another buffer's too: appends then start a chunk of their own.</summary>
+    private bool _lastChunkShared;
+
     /// <summary>
     /// Moves every row of <paramref name="source"/>, in order, to the end of this buffer, and leaves
-    /// <paramref name="source"/> empty. A source of at least one full chunk hands over its chunks as they are (only the
-    /// partly filled last chunks of both buffers are cut to size, so no slack is left between them), and into an empty
-    /// buffer its index too: a task that staged ten million rows completes without copying a gigabyte under the store's
-    /// lock, and its staged memory becomes the result instead of garbage the size of the result. A smaller source is
-    /// copied, so that a run of many small tasks keeps its rows in a few full chunks.
+    /// <paramref name="source"/> empty. Into an empty buffer the source's chunks and index are taken as they are (its
+    /// last chunk cut to size first); otherwise as <see cref="AppendRange"/>, which shares the full-size chunks. A task
+    /// that staged ten million rows thus completes without copying a gigabyte under the store's lock, and its staged
+    /// memory becomes the result instead of garbage the size of the result.
     /// </summary>
     /// <remarks>
-    /// Measured (bench/RESULTS.md, 2026-12-05, eighteenth session): after a 10,000,000-row task completed, the process
-    /// held 2.0 GB resident for 1.0 GB of live heap, and kept it; the copy's garbage stayed committed.
+    /// Measured (bench/RESULTS.md, 2026-12-05, eighteenth session): completing one task of 10,000,000 rows took 2.9-3.0 s
+    /// and left the process 1,977 MiB resident (after a full collection) for 1.0 GB of live heap; with the move, 13-14 ms
+    /// and 1,089 MiB.
     /// </remarks>
     public void MoveFrom(RowBuffer source)
     {
@@ -120,42 +160,31 @@ public sealed class RowBuffer
         {
             return;
         }
-        if (source._bytes + source.Count < MaxChunkSize)
+        source.TrimLastChunk();
+        if (Count == 0)
         {
-            AppendRange(source, 0, source.Count);
+            (_chunks, _chunkUsed, _index) = (source._chunks, source._chunkUsed, source._index);
+            (Count, _bytes, _lastChunkShared) = (source.Count, source._bytes, source._lastChunkShared);
+            (source._chunks, source._chunkUsed, source._index) = ([], [], []);
         }
         else
         {
-            source.Trim();
-            Trim();
-            if (Count == 0)
-            {
-                _chunks.Clear();
-                _chunkUsed.Clear();
-                _index.Clear();
-                _chunks.AddRange(source._chunks);
-                _chunkUsed.AddRange(source._chunkUsed);
-                _index.AddRange(source._index);
-                Count = source.Count;
-            }
-            else
-            {
-                var shift = _chunks.Count;
-                _chunks.AddRange(source._chunks);
-                _chunkUsed.AddRange(source._chunkUsed);
-                for (var row = 0L; row < source.Count; row++)
-                {
-                    var (chunk, offset) = source.Locate(row);
-                    AppendIndex(chunk + shift, offset);
-                }
-            }
-            _bytes += source._bytes;
+            AppendRange(source, 0, source.Count);
+            source._chunks.Clear();
+            source._chunkUsed.Clear();
+            source._index.Clear();
         }
-        source._chunks.Clear();
-        source._chunkUsed.Clear();
-        source._index.Clear();
-        source.Count = 0;
-        source._bytes = 0;
+        (source.Count, source._bytes, source._lastChunkShared) = (0, 0, false);
+    }
+
+    /// <summary>Cuts the last chunk to the bytes it holds (unless it is shared, and so not this buffer's to cut).</summary>
+    private void TrimLastChunk()
+    {
+        var chunk = _chunks.Count - 1;
+        if (chunk >= 0 && !_lastChunkShared && _chunkUsed[chunk] < _chunks[chunk].Length)
+        {
+            _chunks[chunk] = _chunks[chunk].AsSpan(0, _chunkUsed[chunk]).ToArray();
+        }
     }
 
     /// <summary>
@@ -169,11 +198,7 @@ public sealed class RowBuffer
         {
             return;
         }
-        var chunk = _chunks.Count - 1;
-        if (chunk >= 0 && _chunkUsed[chunk] < _chunks[chunk].Length)
-        {
-            _chunks[chunk] = _chunks[chunk].AsSpan(0, _chunkUsed[chunk]).ToArray();
-        }
+        TrimLastChunk();
         var segment = _index.Count - 1;
         if (segment >= 0)
         {
@@ -270,6 +295,7 @@ public sealed class RowBuffer
         var size = Math.Max(atLeast, Math.Min(previous * 2, MaxChunkSize));
         _chunks.Add(GC.AllocateUninitializedArray<byte>(size));
         _chunkUsed.Add(0);
+        _lastChunkShared = false;
         return _chunks.Count - 1;
     }
 }

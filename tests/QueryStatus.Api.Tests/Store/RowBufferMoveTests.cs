@@ -61,15 +61,15 @@ public sealed class RowBufferMoveTests
     public void LargeSourceAfterExistingRowsKeepsEveryRowInOrderAndHandsOverItsChunks()
     {
         var before = Rows("before", 0, 12_345);
-        var moved = Rows("moved", 0, 20_000);
+        var moved = Rows("moved", 0, 40_000); // about 3.8 MB: two full-size chunks, then a part of one
         var target = Filled(before);
         var source = Filled(moved);
-        var movedChunk = ArrayOf(source.Get(0));
+        var fullChunk = ArrayOf(source.Get(15_000)); // about 1.5 MB in: the first full-size (1 MiB) chunk
 
         target.MoveFrom(source);
 
         AssertRows(target, [.. before, .. moved]);
-        Assert.Same(movedChunk, ArrayOf(target.Get(before.Count)));
+        Assert.Same(fullChunk, ArrayOf(target.Get(before.Count + 15_000)));
         Assert.Equal(0, source.Count);
     }
 
@@ -121,6 +121,43 @@ public sealed class RowBufferMoveTests
         var window = target.Segments(10_990, 11_010).Select(s => Encoding.UTF8.GetString(s.Span));
         Assert.Equal(string.Join(',', parts.SelectMany(p => p).Skip(10_990).Take(20).Select(r => Encoding.UTF8.GetString(r))),
             string.Concat(window));
+    }
+
+    [Fact]
+    public void RangeSharesTheFullSizeChunksItCoversAndCopiesItsEdges()
+    {
+        var rows = Rows("a", 0, 40_000);
+        var source = Filled(rows);
+        var target = new RowBuffer();
+
+        target.AppendRange(source, 100, 39_000);
+
+        AssertRows(target, rows[100..39_000]);
+        Assert.Same(ArrayOf(source.Get(20_000)), ArrayOf(target.Get(20_000 - 100)));
+        Assert.NotSame(ArrayOf(source.Get(100)), ArrayOf(target.Get(0)));
+        AssertRows(source, rows); // the source reads as before
+    }
+
+    [Fact]
+    public void AppendsAfterASharedChunkNeverWriteIntoIt()
+    {
+        // About 1.9 MB: the last chunk is a full-size one, partly used, and the range covers it: shared with room left.
+        var rows = Rows("a", 0, 20_000);
+        var source = Filled(rows);
+        var target = new RowBuffer();
+        target.AppendRange(source, 0, source.Count);
+        Assert.Same(ArrayOf(source.Get(19_999)), ArrayOf(target.Get(19_999)));
+        var theirs = Rows("theirs", 0, 50);
+        var ours = Rows("ours", 0, 50);
+
+        for (var i = 0; i < 50; i++)
+        {
+            target.Append(ours[i]);
+            source.Append(theirs[i]);
+        }
+
+        AssertRows(target, [.. rows, .. ours]);
+        AssertRows(source, [.. rows, .. theirs]);
     }
 
     [Fact]

@@ -107,9 +107,10 @@ public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
     [Fact]
     public async Task TasksOfMoreThanAMebibyteEachKeepSubQueryAndBatchOrder()
     {
-        // Large enough that a completing task's staged rows move into the result as they are (RowBuffer.MoveFrom),
-        // into an empty result first (q1 completes first) and after other rows next.
-        const int perBatch = 700;
+        // About 3 MB a task: a completing task's staged rows move into the result with their full-size chunks
+        // (RowBuffer.MoveFrom), into an empty result first (q1 completes first), after other rows next; then the
+        // result is put in sub-query order, again sharing those chunks.
+        const int perBatch = 1000;
         static string[] Big(string task, long batch) =>
             [.. Enumerable.Range(0, perBatch).Select(i => Row($"{task}-b{batch}-{i:D4}-{new string('x', 1000)}"))];
         using var factory = NewFactory(provider);
@@ -122,11 +123,17 @@ public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
         await worker.RowsOkAsync(q1, 0, Big("q1", 0));
         await worker.RowsOkAsync(q0, 0, Big("q0", 0));
         await worker.RowsOkAsync(q1, 1, Big("q1", 1));
+        await worker.RowsOkAsync(q0, 2, Big("q0", 2)); // q0's batches arrive out of order: copied in batch order
         await worker.RowsOkAsync(q0, 1, Big("q0", 1));
+        await worker.RowsOkAsync(q1, 2, Big("q1", 2));
         await worker.CompleteOkAsync(q1, [Row("q1-last")]);
         await worker.CompleteOkAsync(q0, [Row("q0-last")]);
 
-        string[] expected = [.. Big("q0", 0), .. Big("q0", 1), Row("q0-last"), .. Big("q1", 0), .. Big("q1", 1), Row("q1-last")];
+        string[] expected =
+        [
+            .. Big("q0", 0), .. Big("q0", 1), .. Big("q0", 2), Row("q0-last"),
+            .. Big("q1", 0), .. Big("q1", 1), .. Big("q1", 2), Row("q1-last"),
+        ];
         var status = await client.StatusAsync(scheduleId, $"offset_end={expected.Length}");
         Assert.Equal(expected, status.RawRows());
     }
