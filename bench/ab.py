@@ -19,10 +19,16 @@ to judge a change of a few per cent; req/s ratios are less steady this way (the 
 polls with a JWT (HS256, made here, sent as Authorization: Bearer) instead of the api_key parameter.
 Both servers get the image's runtime settings (the Dockerfile's ENV DOTNET_... lines), as bench/run.sh gives every
 server; ABENV_A / ABENV_B override them (ABENV_B="DOTNET_GCgen0size=0" for the runtime's own gen0 budget).
+    ABROWS_B=10000000 ABMODE=concurrent python3 bench/ab.py /tmp/a /tmp/a
+
+loads that many rows into that side first, through the worker API (one query of one task, batches of ABBATCH_B
+rows, 50,000 by default), as bench/run.sh does before its scenarios: what holding a large result, and having run the
+ingest path, costs a poll. ABFULLGC=1 then forces a full blocking collection in both (dotnet-gcdump, from
+bench/.tools; bench/run.sh --soak installs it) and prints each side's resident size.
 For judging a change to QueryStatus itself: bench/run.sh measures against the bare baseline instead.
 Needs python3, wrk, curl.
 """
-import base64, hashlib, hmac, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import base64, hashlib, hmac, http.client, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 dir_a, dir_b = sys.argv[1], sys.argv[2]
 pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
@@ -32,6 +38,7 @@ if mode not in ("alternate", "concurrent"):
     sys.exit(f"ABMODE must be alternate or concurrent, not {mode}")
 concurrent = mode == "concurrent"
 key = "bench_" + os.urandom(16).hex()
+worker_key = "bench_" + os.urandom(16).hex()
 work = tempfile.mkdtemp(prefix="querystatus-ab-")
 seed = os.path.join(work, "seed.json")
 with open(seed, "w") as f:
@@ -72,7 +79,8 @@ image_env = dict(re.findall(r"^ENV\s+(DOTNET_\w+)=(\S+)\s*$", open(os.path.join(
 def start(directory, port, extra):
     env = dict(os.environ, **image_env, ASPNETCORE_ENVIRONMENT="Production", Store__SeedFile=seed,
                Auth__ApiKeys__0__KeyHash=hashlib.sha256(key.encode()).hexdigest(), Auth__ApiKeys__0__LicenseId="lic_ab",
-               RateLimiting__PermitLimit="100000000",
+               RateLimiting__PermitLimit="100000000", Scheduler__MaxRowsPerRun="10000000",
+               Auth__ApiKeys__1__KeyHash=hashlib.sha256(worker_key.encode()).hexdigest(), Auth__ApiKeys__1__Scopes__0="worker",
                Authentication__Schemes__Bearer__ValidIssuer="qs-ab", Authentication__Schemes__Bearer__ValidAudiences__0="querystatus",
                Authentication__Schemes__Bearer__SigningKeys__0__Issuer="qs-ab",
                Authentication__Schemes__Bearer__SigningKeys__0__Value=base64.b64encode(signing_key).decode())
@@ -120,9 +128,47 @@ def load_both(seconds):
     return {"A": results[0], "B": results[1]}
 
 
+def post(port, path, credential, body):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    connection.request("POST", path, body=body, headers={"Authorization": f"Bearer {credential}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    if response.status >= 300:
+        sys.exit(f"POST {path}: {response.status} {data[:300]!r}")
+    return json.loads(data)
+
+
+def ingest(port, rows, batch):
+    """One query of one task whose worker sends `rows` rows (shaped like bench/run.sh's) in batches, then completes it."""
+    started = time.time()
+    post(port, "/enterprise/v2/query/submit", key, json.dumps({"subqueries": [{"q": 1}]}))
+    task = post(port, "/enterprise/v2/tasks/lease", worker_key,
+                json.dumps({"worker_id": "ab", "max_tasks": 1, "lease_seconds": 600, "wait_seconds": 0}))["tasks"][0]
+    for number, first in enumerate(range(0, rows, batch)):
+        body = '{"lease_token":"%s","batch":%d,"rows":[%s]}' % (task["lease_token"], number, ",".join(
+            '{"date":"2026-11-%02d","campaign":"Campaign %09d","impressions":%d,"clicks":%d}' % (1 + i % 28, i, 10000 + i % 90000, 100 + i % 900)
+            for i in range(first, min(rows, first + batch))))
+        post(port, f"/enterprise/v2/tasks/{task['task_id']}/rows", worker_key, body.encode())
+    post(port, f"/enterprise/v2/tasks/{task['task_id']}/complete", worker_key, json.dumps({"lease_token": task["lease_token"]}))
+    print(f"port {port}: {rows} rows loaded in {time.time() - started:.1f} s", flush=True)
+
+
+def resident_kb(pid):
+    return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
+
+
 a = start(dir_a, 5121, os.environ.get("ABENV_A", ""))
 b = start(dir_b, 5122, os.environ.get("ABENV_B", ""))
 try:
+    for side, port in (("A", 5121), ("B", 5122)):
+        if int(os.environ.get(f"ABROWS_{side}", "0")) > 0:
+            ingest(port, int(os.environ[f"ABROWS_{side}"]), int(os.environ.get(f"ABBATCH_{side}", "50000")))
+    if os.environ.get("ABFULLGC"):
+        for name, process in (("A", a), ("B", b)):
+            subprocess.run([os.path.join(repo, "bench/.tools/dotnet-gcdump"), "collect", "-p", str(process.pid), "-o",
+                            os.path.join(work, f"{name}.gcdump")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            print(f"{name}: full collection forced; resident {resident_kb(process.pid) / 1024:.0f} MiB", flush=True)
     load(a, 5121, 6)
     load(b, 5122, 6)
     rps_ratios, cpu_ratios = [], []
