@@ -84,24 +84,32 @@ public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
         Assert.Equal(Expected(0, 1, 2), (await client.StatusAsync(scheduleId)).RawRows());
     }
 
-    [Fact]
-    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder()
+    /// <summary>Submits a query of two sub-queries, leases both tasks, runs <paramref name="work"/> on them (q0, q1); returns the result's rows.</summary>
+    private async Task<List<string>> TwoTasksAsync(Func<WorkerClient, WorkerTask, WorkerTask, Task> work, string? statusQuery = null)
     {
         using var factory = NewFactory(provider);
         using var client = factory.CreateJwtClient(TestData.NewLicenseId());
         using var worker = factory.CreateWorker();
         var scheduleId = await client.SubmitAsync(Subs("q", 2));
         var tasks = await worker.LeaseAsync(maxTasks: 2);
-        var (q0, q1) = (tasks.Single(t => t.Name() == "q0"), tasks.Single(t => t.Name() == "q1"));
+        await work(worker, tasks.Single(t => t.Name() == "q0"), tasks.Single(t => t.Name() == "q1"));
+        return (await client.StatusAsync(scheduleId, statusQuery)).RawRows();
+    }
 
-        await worker.RowsOkAsync(q1, 1, Row("q1-b1"));
-        await worker.RowsOkAsync(q0, 1, Row("q0-b1"));
-        await worker.RowsOkAsync(q1, 0, Row("q1-b0"));
-        await worker.RowsOkAsync(q0, 0, Row("q0-b0"));
-        await worker.CompleteOkAsync(q1);
-        await worker.CompleteOkAsync(q0);
+    [Fact]
+    public async Task TasksStayInSubQueryOrderWithTheirBatchesInBatchOrder()
+    {
+        var rows = await TwoTasksAsync(async (worker, q0, q1) =>
+        {
+            await worker.RowsOkAsync(q1, 1, Row("q1-b1"));
+            await worker.RowsOkAsync(q0, 1, Row("q0-b1"));
+            await worker.RowsOkAsync(q1, 0, Row("q1-b0"));
+            await worker.RowsOkAsync(q0, 0, Row("q0-b0"));
+            await worker.CompleteOkAsync(q1);
+            await worker.CompleteOkAsync(q0);
+        });
 
-        Assert.Equal([Row("q0-b0"), Row("q0-b1"), Row("q1-b0"), Row("q1-b1")], (await client.StatusAsync(scheduleId)).RawRows());
+        Assert.Equal([Row("q0-b0"), Row("q0-b1"), Row("q1-b0"), Row("q1-b1")], rows);
     }
 
     [Fact]
@@ -113,29 +121,25 @@ public class BatchOrderTests(string provider = StoreOptions.InMemoryProvider)
         const int perBatch = 1000;
         static string[] Big(string task, long batch) =>
             [.. Enumerable.Range(0, perBatch).Select(i => Row($"{task}-b{batch}-{i:D4}-{new string('x', 1000)}"))];
-        using var factory = NewFactory(provider);
-        using var client = factory.CreateJwtClient(TestData.NewLicenseId());
-        using var worker = factory.CreateWorker();
-        var scheduleId = await client.SubmitAsync(Subs("q", 2));
-        var tasks = await worker.LeaseAsync(maxTasks: 2);
-        var (q0, q1) = (tasks.Single(t => t.Name() == "q0"), tasks.Single(t => t.Name() == "q1"));
-
-        await worker.RowsOkAsync(q1, 0, Big("q1", 0));
-        await worker.RowsOkAsync(q0, 0, Big("q0", 0));
-        await worker.RowsOkAsync(q1, 1, Big("q1", 1));
-        await worker.RowsOkAsync(q0, 2, Big("q0", 2)); // q0's batches arrive out of order: copied in batch order
-        await worker.RowsOkAsync(q0, 1, Big("q0", 1));
-        await worker.RowsOkAsync(q1, 2, Big("q1", 2));
-        await worker.CompleteOkAsync(q1, [Row("q1-last")]);
-        await worker.CompleteOkAsync(q0, [Row("q0-last")]);
-
         string[] expected =
         [
             .. Big("q0", 0), .. Big("q0", 1), .. Big("q0", 2), Row("q0-last"),
             .. Big("q1", 0), .. Big("q1", 1), .. Big("q1", 2), Row("q1-last"),
         ];
-        var status = await client.StatusAsync(scheduleId, $"offset_end={expected.Length}");
-        Assert.Equal(expected, status.RawRows());
+
+        var rows = await TwoTasksAsync(async (worker, q0, q1) =>
+        {
+            await worker.RowsOkAsync(q1, 0, Big("q1", 0));
+            await worker.RowsOkAsync(q0, 0, Big("q0", 0));
+            await worker.RowsOkAsync(q1, 1, Big("q1", 1));
+            await worker.RowsOkAsync(q0, 2, Big("q0", 2)); // q0's batches arrive out of order: copied in batch order
+            await worker.RowsOkAsync(q0, 1, Big("q0", 1));
+            await worker.RowsOkAsync(q1, 2, Big("q1", 2));
+            await worker.CompleteOkAsync(q1, [Row("q1-last")]);
+            await worker.CompleteOkAsync(q0, [Row("q0-last")]);
+        }, $"offset_end={expected.Length}");
+
+        Assert.Equal(expected, rows);
     }
 
     [Fact]
