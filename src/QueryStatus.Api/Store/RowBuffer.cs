@@ -156,6 +156,10 @@ public sealed class RowBuffer
         {
             throw new InvalidOperationException("The shared empty row buffer cannot take or give rows.");
         }
+        if (ReferenceEquals(source, this))
+        {
+            throw new ArgumentException("A row buffer cannot take its own rows.", nameof(source));
+        }
         if (source.Count == 0)
         {
             return;

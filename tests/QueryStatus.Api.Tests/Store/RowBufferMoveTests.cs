@@ -172,6 +172,17 @@ public sealed class RowBufferMoveTests
     }
 
     [Fact]
+    public void BufferCannotTakeItsOwnRows()
+    {
+        var rows = Rows("a", 0, 30_000);
+        var buffer = Filled(rows);
+
+        Assert.Throws<ArgumentException>(() => buffer.MoveFrom(buffer));
+
+        AssertRows(buffer, rows);
+    }
+
+    [Fact]
     public void SharedEmptyBufferNeitherTakesNorGivesRows()
     {
         Assert.Throws<InvalidOperationException>(() => RowBuffer.Empty.MoveFrom(Filled(Rows("a", 0, 3))));
