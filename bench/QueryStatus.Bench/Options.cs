@@ -14,6 +14,12 @@ public sealed class Options
     public int MidRows { get; private set; } = 20_000;
     public int WriteSlices { get; private set; } = 3;
     public bool WriteSide { get; private set; } = true;
+
+    /// <summary>
+    /// <c>--baseline-holds-data</c>: the baseline holds as much memory as loading the data added to QueryStatus's resident
+    /// size, so that the two differ in code only and not in what they hold (an experiment; off by default).
+    /// </summary>
+    public bool BaselineHoldsData { get; private set; }
     public HashSet<string>? Only { get; private set; }
     public string? Markdown { get; private set; }
 
@@ -87,6 +93,9 @@ public sealed class Options
                     break;
                 case "--no-write":
                     o.WriteSide = false;
+                    break;
+                case "--baseline-holds-data":
+                    o.BaselineHoldsData = true;
                     break;
                 case "--markdown":
                     o.Markdown = Next();
@@ -177,7 +186,7 @@ public sealed class Options
     public const string Usage =
         "usage: bench/run.sh [--quick] [--slice SECONDS] [--pairs N] [--warmup SECONDS] [--connections N]\n" +
         "                    [--big-rows N] [--only scenario,...] [--no-write] [--markdown FILE]\n" +
-        "                    [--qs-setting NAME=VALUE]...\n" +
+        "                    [--qs-setting NAME=VALUE]... [--baseline-holds-data]\n" +
         "       bench/run.sh --store postgres [the options above] [--pg-setting NAME=VALUE]... [--pg-connection KEYWORDS]\n" +
         "                    [--pg-log FILE] [--ingest-rows N]\n" +
         "       bench/run.sh --soak MINUTES [--soak-retention 00:01:00] [--soak-sweep 00:00:10] [--markdown FILE] [--qs-setting ...]\n" +
@@ -190,6 +199,8 @@ public sealed class Options
         "  --quick     2 s slices, 1 pair, a 200,000-row big result, 1 write slice (to try it out)\n" +
         "  default     10 s slices, 3 pairs (A B, B A, A B), a 10,000,000-row big result, 3 write slices\n" +
         "  --qs-setting  an extra environment variable for QueryStatus, for experiments (e.g. Serilog__MinimumLevel__Default=Warning)\n" +
+        "  --baseline-holds-data  the baseline holds as much memory as loading the data added to QueryStatus (resident size),\n" +
+        "              so that the ratios compare code only: on this VM a large resident size costs every request (an experiment)\n" +
         "  --store postgres  the service on PostgreSQL (a throwaway cluster the run starts on 127.0.0.1: initdb in a temporary\n" +
         "              folder, as user postgres under root, durability at PostgreSQL's defaults, removed afterwards) against the\n" +
         "              service on the in-memory store, in alternating slices (A = PostgreSQL, B = in-memory; no baseline); then\n" +

@@ -248,8 +248,15 @@ namespace QueryStatus.Bench
             var firstBody = await ApiClient.GetBodyAsync(http, qs.BaseUrl + firstPagePath, [], cancellationToken);
             bodies["page-big-last-vs-first"] = bodies["page-big-last"];
 
+            List<string> baselineArgs = ["--Bodies", bodiesDir];
+            if (options.BaselineHoldsData)
+            {
+                var holdMiB = Math.Max(0, (store.RssAfter - store.RssBefore) / 1048576);
+                baselineArgs.AddRange(["--HoldMiB", holdMiB.ToString(CultureInfo.InvariantCulture)]);
+                Log($"the baseline holds {holdMiB:N0} MiB, what loading the data added to QueryStatus's resident size (--baseline-holds-data)");
+            }
             var baseline = await Server.StartAsync("Baseline", baselineDll,
-                new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production" }, ["--Bodies", bodiesDir], workDir);
+                new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production" }, baselineArgs, workDir);
             servers.Add(baseline);
             foreach (var d in definitions)
             {
