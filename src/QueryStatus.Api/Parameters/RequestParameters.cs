@@ -76,20 +76,20 @@ public sealed class RequestParameters
             return new RequestParameters(values);
         }
 
-        foreach (var (name, value) in ReadJsonObject(json, ParameterNames.All))
+        foreach (var (slot, value) in ReadJsonObject(json))
         {
-            var slot = ParameterNames.Slots[name];
             if (values[slot] is { } plain && !SameValue(plain, value))
             {
                 throw ApiException.BadRequest(
-                    $"{name}: given both in json and as a plain parameter with different values; give it once.");
+                    $"{ParameterNames.InOrder[slot]}: given both in json and as a plain parameter with different values; give it once.");
             }
             values[slot] = value;
         }
         return new RequestParameters(values);
     }
 
-    private static List<(string Name, string Value)> ReadJsonObject(string text, IReadOnlyCollection<string> names)
+    /// <summary>The parameters inside <c>json</c>, by slot; their names in any case, as in the query string (<see cref="ParameterNames.Slots"/>).</summary>
+    private static List<(int Slot, string Value)> ReadJsonObject(string text)
     {
         var utf8 = Encoding.UTF8.GetBytes(text);
         JsonDocument document;
@@ -116,34 +116,36 @@ public sealed class RequestParameters
                     $"json: must be a JSON object like {{\"schedule_id\":\"...\"}}, not a {Describe(document.RootElement.ValueKind)}.");
             }
 
-            var found = new List<(string, string)>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var found = new List<(int, string)>();
+            var seen = new bool[ParameterNames.InOrder.Count];
             foreach (var property in document.RootElement.EnumerateObject())
             {
-                if (!names.Contains(property.Name))
+                if (!ParameterNames.Slots.TryGetValue(property.Name, out var slot))
                 {
                     continue; // Unknown fields are ignored, as the original API's clients send extra ones.
                 }
-                if (!seen.Add(property.Name))
+                var name = ParameterNames.InOrder[slot];
+                if (seen[slot])
                 {
-                    throw ApiException.BadRequest($"{property.Name}: given more than once inside json.");
+                    throw ApiException.BadRequest($"{name}: given more than once inside json.");
                 }
+                seen[slot] = true;
                 var value = property.Value;
                 switch (value.ValueKind)
                 {
                     case JsonValueKind.Null:
                         break;
                     case JsonValueKind.String:
-                        found.Add((property.Name, value.GetString()!));
+                        found.Add((slot, value.GetString()!));
                         break;
                     case JsonValueKind.Number:
                     case JsonValueKind.True:
                     case JsonValueKind.False:
-                        found.Add((property.Name, value.GetRawText()));
+                        found.Add((slot, value.GetRawText()));
                         break;
                     default:
                         throw ApiException.BadRequest(
-                            $"{property.Name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
+                            $"{name}: must be a string or a number inside json, not a {Describe(value.ValueKind)}.");
                 }
             }
             return found;

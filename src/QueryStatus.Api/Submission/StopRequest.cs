@@ -37,11 +37,7 @@ public sealed class StopRequest
         {
             // With the framework's JSON options, as every bound body: a key given twice is refused (JsonBodies).
             var body = await context.Request.ReadFromJsonAsync<JsonElement>(context.RequestAborted);
-            fromBody = body.ValueKind == JsonValueKind.Object
-                       && body.TryGetProperty(ParameterNames.ScheduleId, out var id)
-                       && id.ValueKind == JsonValueKind.String
-                ? ReadableString(id)
-                : null;
+            fromBody = body.ValueKind == JsonValueKind.Object ? ScheduleIdIn(body) : null;
         }
         catch (JsonException e)
         {
@@ -55,6 +51,28 @@ public sealed class StopRequest
             throw ApiException.BadRequest("schedule_id: given in the query and in the body with different values; give it once.");
         }
         return new StopRequest { ScheduleId = fromQuery ?? fromBody };
+    }
+
+    /// <summary>
+    /// The body's <c>schedule_id</c> when it is a string, its name in any case, as in the query string and inside
+    /// <c>json</c> (<see cref="ParameterNames.Slots"/>); the same name twice in different cases is refused, as the
+    /// same name twice is.
+    /// </summary>
+    private static string? ScheduleIdIn(JsonElement body)
+    {
+        JsonElement? found = null;
+        foreach (var property in body.EnumerateObject())
+        {
+            if (ParameterNames.Slots.TryGetValue(property.Name, out var slot) && ParameterNames.InOrder[slot] == ParameterNames.ScheduleId)
+            {
+                if (found is not null)
+                {
+                    throw ApiException.BadRequest("schedule_id: given more than once in the body; give it once.");
+                }
+                found = property.Value;
+            }
+        }
+        return found is { ValueKind: JsonValueKind.String } id ? ReadableString(id) : null;
     }
 
     /// <summary>The string's text, or 400 when it is not readable text (<see cref="JsonText"/>): it could not be read as a string.</summary>

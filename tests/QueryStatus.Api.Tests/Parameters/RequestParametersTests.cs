@@ -47,6 +47,8 @@ public sealed class RequestParametersTests
     [InlineData("?schedule_id=s_1&%6Ason=%7B%7D", "schedule_id=[s_1]")]
     [InlineData("?json=%7B%22offset_start%22%3A5%2C%22pretty%22%3Atrue%7D&schedule_id=s", "schedule_id=[s] offset_start=[5] pretty=[true]")]
     [InlineData("?offset_start=5&json=%7B%22offset_start%22%3A%225%22%7D", "offset_start=[5]")]
+    [InlineData("?json=%7B%22SCHEDULE_ID%22%3A%22s_1%22%2C%22Offset_End%22%3A7%7D", "schedule_id=[s_1] offset_end=[7]")]
+    [InlineData("?OFFSET_START=5&json=%7B%22offset_start%22%3A5%7D", "offset_start=[5]")]
     public void JsonParameterInAnyCaseOrEncodingIsMergedWithThePlainOnes(string query, string expected) =>
         Assert.Equal(expected, Read(query));
 
@@ -59,6 +61,9 @@ public sealed class RequestParametersTests
     [InlineData("?schedule_id=s_1&json", "json: not valid JSON (at byte 0); send one URL-encoded JSON object.")]
     [InlineData("?json=%7B%22schedule_id%22%3A%22%5Cud800%22%7D", "json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).")]
     [InlineData("?json=%7B%22%5Cudc00%22%3A1%7D", "json: a name or string in it is not valid Unicode (an unpaired surrogate such as \\ud800).")]
+    [InlineData("?json=%7B%22schedule_id%22%3A%22a%22%2C%22Schedule_Id%22%3A%22a%22%7D", "schedule_id: given more than once inside json.")]
+    [InlineData("?Offset_Start=1&json=%7B%22OFFSET_START%22%3A2%7D", "offset_start: given both in json and as a plain parameter with different values; give it once.")]
+    [InlineData("?json=%7B%22Pretty%22%3A%5B%5D%7D", "pretty: must be a string or a number inside json, not a array.")]
     public void RepeatedOrUnreadableParameterIsABadRequestNamingIt(string query, string description)
     {
         var error = Assert.Throws<ApiException>(() => Parse(query));

@@ -63,6 +63,33 @@ public class StopTests(QueryStatusFactory shared) : IClassFixture<QueryStatusFac
     }
 
     [Fact]
+    public async Task StopReadsTheBodysScheduleIdInAnyCaseAsTheQueryStringsIsRead()
+    {
+        var scheduleId = TestData.NewScheduleId();
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+        await client.SubmitAsync(scheduleId, 1);
+
+        using var response = await client.PostAsync(StopPath, Json($"{{\"Schedule_ID\":\"{scheduleId}\"}}"));
+
+        Assert.Equal("STOPPED", (await response.ReadJsonAsync()).StatusCode());
+    }
+
+    [Fact]
+    public async Task BodyGivingTheScheduleIdTwiceInDifferentCasesIsABadRequestAndStopsNothing()
+    {
+        var scheduleId = TestData.NewScheduleId();
+        using var client = shared.CreateJwtClient(TestData.NewLicenseId());
+        await client.SubmitAsync(scheduleId, 1);
+
+        using var response = await client.PostAsync(StopPath,
+            Json($"{{\"schedule_id\":\"{scheduleId}\",\"SCHEDULE_ID\":\"{scheduleId}\"}}"));
+
+        Assert.Equal("schedule_id: given more than once in the body; give it once.",
+            await response.AssertEnvelopeAsync(HttpStatusCode.BadRequest, "BAD_REQUEST"));
+        Assert.NotEqual("STOPPED", (await client.StatusAsync(scheduleId)).StatusCode());
+    }
+
+    [Fact]
     public async Task StoppingAFinishedRunIsConflict()
     {
         var scheduleId = TestData.NewScheduleId();
