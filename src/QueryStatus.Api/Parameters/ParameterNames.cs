@@ -15,9 +15,7 @@ public static class ParameterNames
     /// <summary>Every name, each at its slot: <see cref="RequestParameters"/> keeps a request's values by slot.</summary>
     public static readonly IReadOnlyList<string> InOrder = [ScheduleId, OffsetStart, OffsetEnd, ApiKey, Pretty, WaitSeconds];
 
-    public static readonly IReadOnlyCollection<string> All = new HashSet<string>(InOrder, StringComparer.Ordinal);
-
-    /// <summary>Each name in any case (as the query string matches them) to its slot in <see cref="InOrder"/>.</summary>
+    /// <summary>Each name in any case (as the query string, <c>json</c> and the stop body match them) to its slot in <see cref="InOrder"/>.</summary>
     public static readonly FrozenDictionary<string, int> Slots =
         InOrder.Select((name, slot) => (name, slot)).ToFrozenDictionary(p => p.name, p => p.slot, StringComparer.OrdinalIgnoreCase);
 }

@@ -20,7 +20,7 @@ public sealed class RequestParametersTests
     private static string Read(string query)
     {
         var parameters = Parse(query);
-        return string.Join(" ", ParameterNames.All.Where(n => parameters[n] is not null).Select(n => $"{n}=[{parameters[n]}]"));
+        return string.Join(" ", ParameterNames.InOrder.Where(n => parameters[n] is not null).Select(n => $"{n}=[{parameters[n]}]"));
     }
 
     [Theory]
