@@ -61,6 +61,24 @@ public sealed class ReadBatchesTests
     }
 
     [Fact]
+    public async Task AnswersReachTheirReadersOnThePoolNotOnTheThreadThatAnsweredTheRead()
+    {
+        // As Npgsql's connection read loop answers the store's statement: on a thread of its own, with continuations inline.
+        var answered = new TaskCompletionSource<string[]>();
+        var batches = new ReadBatches<int, string>(_ => answered.Task, maxInFlight: 1, maxBatch: 10);
+        var reader = batches.ReadAsync(1, CancellationToken.None).ContinueWith(
+            read => (read.Result, Thread.CurrentThread.IsThreadPoolThread), TaskContinuationOptions.ExecuteSynchronously);
+
+        var readLoop = new Thread(() => answered.SetResult(["answer 1"])) { IsBackground = true };
+        readLoop.Start();
+        Assert.True(readLoop.Join(HangGuard), "the read loop did not get its thread back");
+
+        var (answer, onPool) = await reader.WaitAsync(HangGuard);
+        Assert.Equal("answer 1", answer);
+        Assert.True(onPool, "the reader's continuation ran on the thread that answered the read");
+    }
+
+    [Fact]
     public async Task ALoneReadGoesAtOnceByItself()
     {
         var reads = new HeldReads();
