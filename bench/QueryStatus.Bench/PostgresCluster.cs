@@ -119,6 +119,25 @@ public sealed class PostgresCluster : IAsyncDisposable
         await ExecuteAsync(connection, "CHECKPOINT");
     }
 
+    /// <summary>
+    /// <c>VACUUM (ANALYZE)</c> of <paramref name="database"/>, then a <c>CHECKPOINT</c>: the work that autovacuum and the
+    /// checkpointer owe a bulk load would otherwise run beside the first scenarios after it, and be counted as their
+    /// PostgreSQL CPU (autovacuum vacuumed and analysed <c>row_chunks</c> and its TOAST table in the middle of the status
+    /// poll's slices; bench/RESULTS.md, twentieth session). pgbench vacuums before it measures for the same reason.
+    /// </summary>
+    public async Task<TimeSpan> SettleAsync(string database)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using (var connection = new NpgsqlConnection(ConnectionString(database, 1)))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("VACUUM (ANALYZE)", connection) { CommandTimeout = 0 };
+            await command.ExecuteNonQueryAsync();
+        }
+        await CheckpointAsync();
+        return Stopwatch.GetElapsedTime(started);
+    }
+
     /// <summary>Where the cluster's WAL ends now, in bytes from its start: the difference of two readings is the WAL written between them.</summary>
     public async Task<long> WalPositionAsync()
     {

@@ -324,6 +324,8 @@ namespace QueryStatus.Bench
                 stores.Add(await LoadAsync(new ApiClient(http, server.BaseUrl), server, name, cancellationToken));
             }
             var (inMemory, postgres) = (stores[0], stores[1]);
+            var settled = await cluster.SettleAsync(StoreDatabase);
+            Log($"PostgreSQL settled after the load (VACUUM (ANALYZE), CHECKPOINT) in {settled.TotalSeconds:F1} s");
 
             var (definitions, firstPagePath, deepStart) = Definitions();
             var bodies = new Dictionary<string, int>();
