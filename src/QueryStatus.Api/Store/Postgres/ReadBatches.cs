@@ -19,8 +19,9 @@ namespace QueryStatus.Api.Store.Postgres;
 /// <c>read</c>, which for the store is Npgsql's connection read loop), and there each reader's continuation runs in turn,
 /// up to its first wait, before the next batch leaves. Against one pool work item per reader, that spends one hop per
 /// batch instead of one per poll, and the reads that arrive meanwhile go in fewer, larger batches: status polls on
-/// PostgreSQL, two instances side by side on one database, 8 pairs each way: req/s 1.076× and 1.125×, the service's CPU
-/// per poll 0.97× and 0.90×, PostgreSQL's 0.82× and 0.76× (bench/RESULTS.md, twentieth session).
+/// PostgreSQL, two instances side by side on one database, 8 pairs with each build on each side: req/s 1.066× and
+/// 1.036×, the service's CPU per poll 0.96× and 0.98×, PostgreSQL's 0.83× and 0.90× (one build against itself read
+/// 1.038× req/s; bench/RESULTS.md, twentieth session).
 /// </para>
 /// </remarks>
 public sealed class ReadBatches<TRequest, TResult>(
