@@ -64,9 +64,12 @@ public sealed class ReadBatches<TRequest, TResult>(
             try
             {
                 var (requests, answers) = Distinct(batch);
-                var results = await read(requests);
-                // Off the thread that answered (see the remarks), onto the pool, once for the whole batch.
+                var reading = read(requests);
+                // Off the thread that answers (see the remarks), onto the pool, once for the whole batch, whether it was
+                // answered or failed; then the finished read gives its answer or throws its failure here.
+                await ((Task)reading).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 await Task.Yield();
+                var results = await reading;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].TrySetResult(results[answers[i]]);

@@ -79,6 +79,23 @@ public sealed class ReadBatchesTests
     }
 
     [Fact]
+    public async Task AFailureReachesItsReadersOnThePoolNotOnTheThreadThatAnsweredTheRead()
+    {
+        var answered = new TaskCompletionSource<string[]>();
+        var batches = new ReadBatches<int, string>(_ => answered.Task, maxInFlight: 1, maxBatch: 10);
+        var reader = batches.ReadAsync(1, CancellationToken.None).ContinueWith(
+            read => (read.Exception?.InnerException, Thread.CurrentThread.IsThreadPoolThread), TaskContinuationOptions.ExecuteSynchronously);
+
+        var readLoop = new Thread(() => answered.SetException(new InvalidOperationException("the database went away"))) { IsBackground = true };
+        readLoop.Start();
+        Assert.True(readLoop.Join(HangGuard), "the read loop did not get its thread back");
+
+        var (failure, onPool) = await reader.WaitAsync(HangGuard);
+        Assert.Equal("the database went away", Assert.IsType<InvalidOperationException>(failure).Message);
+        Assert.True(onPool, "the reader's continuation ran on the thread that answered the read");
+    }
+
+    [Fact]
     public async Task ALoneReadGoesAtOnceByItself()
     {
         var reads = new HeldReads();
