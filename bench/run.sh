@@ -7,7 +7,8 @@
 #   bench/run.sh --quick    smoke run (~2 min): 2 s slices, 1 pair, a 200,000-row result
 #   bench/run.sh --store postgres [--quick]
 #                           the service on PostgreSQL against the service on the in-memory store, side by side, on a
-#                           throwaway PostgreSQL cluster the run starts and removes (needs /usr/lib/postgresql/N/bin);
+#                           throwaway PostgreSQL cluster the run starts and removes (needs /usr/lib/postgresql/N/bin),
+#                           vacuumed and checkpointed after the load as pgbench does;
 #                           plus ingest and read-back against PostgreSQL's COPY, and round trips per status poll
 #   bench/run.sh --soak 30  the soak (~33 min): sustained traffic, memory sampled every 10 s (bench/RESULTS.md);
 #                           with --store postgres, the service on a throwaway PostgreSQL cluster
