@@ -4,8 +4,8 @@ namespace QueryStatus.Api.Store.Postgres;
 /// Gathers concurrent reads into batches, each answered by one call of <c>read</c> (one statement): a read that finds
 /// fewer than <c>maxInFlight</c> batches on their way goes at once, alone; one that finds them all busy waits for the
 /// next batch, which leaves as soon as one of them is back and its readers have their answers, with every read that
-/// waited meanwhile (at most <c>maxBatch</c>). Nothing waits on a timer: a lone read costs what it cost before, and the busier the store, the
-/// more reads share each statement. Reads of a batch equal to one another (<typeparamref name="TRequest"/>'s equality)
+/// waited meanwhile (at most <c>maxBatch</c>). Nothing waits on a timer: a lone read costs what it cost before, and the
+/// busier the store, the more reads share each statement. Reads of a batch equal to one another (<typeparamref name="TRequest"/>'s equality)
 /// are asked once and share that answer, so a batch costs the database what its distinct reads cost.
 /// </summary>
 /// <remarks>

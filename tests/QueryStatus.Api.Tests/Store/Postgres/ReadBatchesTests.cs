@@ -60,38 +60,39 @@ public sealed class ReadBatchesTests
         }
     }
 
-    [Fact]
-    public async Task AnswersReachTheirReadersOnThePoolNotOnTheThreadThatAnsweredTheRead()
+    /// <summary>
+    /// One read, answered by <paramref name="answer"/> on a thread of its own, as Npgsql's connection read loop answers the
+    /// store's statement (continuations inline): the reader's outcome, and whether its continuation ran on the pool.
+    /// </summary>
+    private static async Task<(Task<string> Read, bool OnPool)> ReadAnsweredByAThreadOfItsOwn(Action<TaskCompletionSource<string[]>> answer)
     {
-        // As Npgsql's connection read loop answers the store's statement: on a thread of its own, with continuations inline.
         var answered = new TaskCompletionSource<string[]>();
         var batches = new ReadBatches<int, string>(_ => answered.Task, maxInFlight: 1, maxBatch: 10);
         var reader = batches.ReadAsync(1, CancellationToken.None).ContinueWith(
-            read => (read.Result, Thread.CurrentThread.IsThreadPoolThread), TaskContinuationOptions.ExecuteSynchronously);
+            read => (read, Thread.CurrentThread.IsThreadPoolThread), TaskContinuationOptions.ExecuteSynchronously);
 
-        var readLoop = new Thread(() => answered.SetResult(["answer 1"])) { IsBackground = true };
+        var readLoop = new Thread(() => answer(answered)) { IsBackground = true };
         readLoop.Start();
         Assert.True(readLoop.Join(HangGuard), "the read loop did not get its thread back");
+        return await reader.WaitAsync(HangGuard);
+    }
 
-        var (answer, onPool) = await reader.WaitAsync(HangGuard);
-        Assert.Equal("answer 1", answer);
+    [Fact]
+    public async Task AnswersReachTheirReadersOnThePoolNotOnTheThreadThatAnsweredTheRead()
+    {
+        var (read, onPool) = await ReadAnsweredByAThreadOfItsOwn(answered => answered.SetResult(["answer 1"]));
+
+        Assert.Equal("answer 1", await read);
         Assert.True(onPool, "the reader's continuation ran on the thread that answered the read");
     }
 
     [Fact]
     public async Task AFailureReachesItsReadersOnThePoolNotOnTheThreadThatAnsweredTheRead()
     {
-        var answered = new TaskCompletionSource<string[]>();
-        var batches = new ReadBatches<int, string>(_ => answered.Task, maxInFlight: 1, maxBatch: 10);
-        var reader = batches.ReadAsync(1, CancellationToken.None).ContinueWith(
-            read => (read.Exception?.InnerException, Thread.CurrentThread.IsThreadPoolThread), TaskContinuationOptions.ExecuteSynchronously);
+        var (read, onPool) = await ReadAnsweredByAThreadOfItsOwn(
+            answered => answered.SetException(new InvalidOperationException("the database went away")));
 
-        var readLoop = new Thread(() => answered.SetException(new InvalidOperationException("the database went away"))) { IsBackground = true };
-        readLoop.Start();
-        Assert.True(readLoop.Join(HangGuard), "the read loop did not get its thread back");
-
-        var (failure, onPool) = await reader.WaitAsync(HangGuard);
-        Assert.Equal("the database went away", Assert.IsType<InvalidOperationException>(failure).Message);
+        Assert.Equal("the database went away", Assert.IsType<InvalidOperationException>(read.Exception?.InnerException).Message);
         Assert.True(onPool, "the reader's continuation ran on the thread that answered the read");
     }
 
