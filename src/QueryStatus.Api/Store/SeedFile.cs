@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using QueryStatus.Api.Http;
@@ -148,13 +147,16 @@ public static class SeedFile
         DateTimeOffset? finishedAt = null;
         if (Optional(entry, "finished_at") is { } finished)
         {
-            if (finished.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(finished.GetString(), CultureInfo.InvariantCulture,
-                    DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+            // System.Text.Json's ISO 8601 reading, not DateTimeOffset.TryParse: that one also takes "11/29/2026" or
+            // "Nov 29 2026", where a typo in a date would go unnoticed.
+            if (finished.ValueKind != JsonValueKind.String || !finished.TryGetDateTimeOffset(out var parsed))
             {
                 throw new SeedFileException($"{where}: finished_at must be an ISO 8601 time such as 2026-11-29T10:00:00Z.");
             }
-            finishedAt = parsed;
+            // Without an offset the time is UTC, whatever the machine's time zone.
+            finishedAt = finished.TryGetDateTime(out var time) && time.Kind == DateTimeKind.Unspecified
+                ? new DateTimeOffset(time, TimeSpan.Zero)
+                : parsed.ToUniversalTime();
         }
 
         return new ScheduleRecord(scheduleId, licenseId, status, subQueries, rows, failure, finishedAt);

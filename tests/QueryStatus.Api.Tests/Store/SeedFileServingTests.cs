@@ -42,7 +42,7 @@ public sealed class SeededHostFixture : IDisposable
 
         _seed = TempSeedFile.WithSchedules(
             $$"""{"schedule_id": "{{Rows}}", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE", "DONE", "DONE"], "failure": null, "data": {{Data(ExactRows)}}}""",
-            $$"""{"schedule_id": "{{Failed}}", "license_id": "lic_test", "status_code": "FAILURE", "subqueries": ["DONE", "DONE"], "failure": {"code": "DATA_SOURCE_ERROR", "message": "The data source rejected the request: account access revoked."}, "finished_at": "2026-11-29T11:30:00Z"}""",
+            $$"""{"schedule_id": "{{Failed}}", "license_id": "lic_test", "status_code": "FAILURE", "subqueries": ["DONE", "DONE"], "failure": {"code": "DATA_SOURCE_ERROR", "message": "The data source rejected the request: account access revoked."}, "finished_at": "2026-11-29T11:30:00"}""",
             $$"""{"schedule_id": "{{Stopped}}", "license_id": "lic_test", "status_code": "STOPPED", "subqueries": ["DONE"], "finished_at": "2026-11-29T13:15:00+02:00"}""",
             $$"""{"schedule_id": "{{Running}}", "license_id": "lic_test", "status_code": "RUNNING", "subqueries": ["DONE", "RUNNING", "QUEUED", "QUEUED"]}""",
             $$"""{"schedule_id": "{{Queued}}", "license_id": "lic_test", "status_code": "QUEUED", "subqueries": ["QUEUED", "QUEUED"]}""",
@@ -169,7 +169,7 @@ public sealed class SeedFileServingTests(SeededHostFixture seeded) : IClassFixtu
     }
 
     [Theory]
-    [InlineData(SeededHostFixture.Failed, "2026-11-29T12:30:00Z")]
+    [InlineData(SeededHostFixture.Failed, "2026-11-29T12:30:00Z")] // finished_at 11:30 without an offset is UTC.
     [InlineData(SeededHostFixture.Stopped, "2026-11-29T12:15:00Z")] // finished_at 13:15+02:00 is 11:15Z.
     public async Task SeededFinishedAtStartsTheRetentionClock(string scheduleId, string expiresAt)
     {

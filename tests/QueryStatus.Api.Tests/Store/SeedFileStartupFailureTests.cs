@@ -140,11 +140,17 @@ public sealed class SeedFileStartupFailureTests
         Assert.Contains("finished_at is only allowed on a finished schedule, not RUNNING", message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void UnreadableFinishedAtStopsStartup()
+    [Theory]
+    [InlineData("yesterday")]
+    // Dates that DateTimeOffset.TryParse reads but ISO 8601 does not: a typo in one must not pass unnoticed.
+    [InlineData("11/29/2026 10:00")]
+    [InlineData("Nov 29 2026")]
+    [InlineData("2026-11-29 10:00:00Z")]
+    [InlineData("2026-13-01T10:00:00Z")]
+    public void UnreadableFinishedAtStopsStartup(string finishedAt)
     {
         var message = SecondEntryFailure(
-            """{"schedule_id": "bad_finished_at", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE"], "finished_at": "yesterday"}""");
+            $$"""{"schedule_id": "bad_finished_at", "license_id": "lic_test", "status_code": "SUCCESS", "subqueries": ["DONE"], "finished_at": "{{finishedAt}}"}""");
 
         Assert.Contains("finished_at must be an ISO 8601 time", message, StringComparison.Ordinal);
     }
